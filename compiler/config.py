@@ -1,0 +1,196 @@
+"""storyc.toml, or [tool.storyc] in pyproject.toml, into a Config."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from storyc.errors import ConfigError, Where
+
+from .source import read_text
+from .statuses import Family, normalise
+
+SIZES = ("XS", "S", "M", "L", "XL")
+TestScope = Literal["unit", "unit+integration", "full", "full+e2e"]
+GATE_NAMES = ("typecheck", "lint", "test", "integration", "e2e")
+
+
+class _Section(BaseModel):
+    # A key storyc does not know is a typo until proven otherwise.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Section):
+    tasks: str = "docs/tasks/tasks.json"
+    sprint: str | None = None
+    sprints_dir: str = "docs/sprints"
+    architecture: str = "docs/planning/ARCHITECTURE.md"
+    progress: str = ".ai/PROGRESS.md"
+    kanban: str = "docs/tasks/kanban_board.md"
+    build: str = "build"
+    templates: str = ".storyc/templates"
+
+
+class Gates(_Section):
+    typecheck: str | None = None
+    lint: str | None = None
+    test: str | None = None
+    integration: str | None = None
+    e2e: str | None = None
+    secrets: bool = True
+
+
+class Price(_Section):
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+
+class Models(_Section):
+    haiku: str = "claude-haiku-4-5"
+    sonnet: str = "claude-sonnet-4-5"
+    opus: str = "claude-opus-4-5"
+    prices: dict[str, Price] = Field(
+        default_factory=lambda: {
+            "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_read=0.10, cache_write=1.25),
+            "claude-sonnet-4-5": Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75),
+            "claude-opus-4-5": Price(input=5.0, output=25.0, cache_read=0.50, cache_write=6.25),
+        }
+    )
+
+    def tier(self, name: str) -> str:
+        """A tier name (haiku, sonnet, opus) into its model id; an id stays as it is."""
+        return getattr(self, name) if name in ("haiku", "sonnet", "opus") else name
+
+    @property
+    def ladder(self) -> list[str]:
+        return [self.haiku, self.sonnet, self.opus]
+
+
+class Policy(_Section):
+    model: str
+    reviewer: bool
+    review_passes: int = Field(ge=0, le=5)
+    tests: TestScope
+
+
+# The seed's "Quality vs Speed Decision Matrix".
+DEFAULT_POLICY = {
+    "XS": Policy(model="haiku", reviewer=False, review_passes=0, tests="unit"),
+    "S": Policy(model="haiku", reviewer=False, review_passes=0, tests="unit"),
+    "M": Policy(model="sonnet", reviewer=True, review_passes=1, tests="unit+integration"),
+    "L": Policy(model="sonnet", reviewer=True, review_passes=1, tests="full"),
+    "XL": Policy(model="sonnet", reviewer=True, review_passes=2, tests="full+e2e"),
+}
+
+
+class Runner(_Section):
+    kind: Literal["anthropic", "claude-code", "command", "scripted"] = "anthropic"
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    argv: list[str] = Field(default_factory=list)
+    budget_usd: float = Field(default=5.0, gt=0)
+    max_turns: int = Field(default=50, ge=1)
+    timeout_s: int = Field(default=1800, ge=1)
+
+
+class Execution(_Section):
+    barrier: Literal["none", "wave"] = "none"
+    isolation: Literal["worktree", "none"] | None = None  # None: worktree in a git repository
+
+
+class Config(_Section):
+    paths: Paths = Paths()
+    gates: Gates = Gates()
+    models: Models = Models()
+    policy: dict[Literal["XS", "S", "M", "L", "XL"], Policy] = Field(default_factory=dict)
+    runner: Runner = Runner()
+    execution: Execution = Execution()
+    statuses: dict[str, Family] = Field(default_factory=dict)
+
+    @field_validator("statuses")
+    @classmethod
+    def _normalise_words(cls, v: dict[str, Family]) -> dict[str, Family]:
+        return {normalise(word): family for word, family in v.items()}
+
+    def policy_for(self, size: str) -> Policy:
+        return self.policy.get(size, DEFAULT_POLICY[size])  # type: ignore[arg-type]
+
+
+def _policy_merge(raw: dict) -> dict:
+    """`[policy.M] reviewer = false` overrides one field, not the whole row."""
+    policy = raw.get("policy")
+    if isinstance(policy, dict):
+        raw = dict(raw)
+        raw["policy"] = {
+            size: {**DEFAULT_POLICY[size].model_dump(), **row} if size in DEFAULT_POLICY and isinstance(row, dict) else row
+            for size, row in policy.items()
+        }
+    return raw
+
+
+def load_config(root: Path) -> tuple[Config, Path | None]:
+    """The configuration of the repository at `root`, and the file it came from."""
+    for name, table in (("storyc.toml", None), ("pyproject.toml", ("tool", "storyc"))):
+        path = root / name
+        if not path.is_file():
+            continue
+        text = read_text(path)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 0
+            raise ConfigError(
+                f"{name} is not valid TOML: {exc}",
+                Where(str(path), line),
+                hint="check quoting and brackets on that line",
+            ) from None
+        if table:
+            data = data.get(table[0], {}).get(table[1])
+            if data is None:
+                continue
+        return _validate(data, path, text), path
+    return Config(), None
+
+
+def _validate(data: dict, path: Path, text: str) -> Config:
+    try:
+        return Config.model_validate(_policy_merge(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        line = _line_of_key(text, loc[-1] if loc else "")
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key `{key}` in {path.name}"
+            hint = "known keys are listed in the README's configuration reference; check the spelling"
+        else:
+            message = f"invalid value for `{key}` in {path.name}: {err['msg']}"
+            hint = _hint_for(loc)
+        raise ConfigError(message, Where(str(path), line), hint=hint) from None
+
+
+def _hint_for(loc: list[str]) -> str:
+    if loc[:1] == ["policy"]:
+        return "a policy row is [policy.XS] … [policy.XL] with model, reviewer, review_passes, tests (unit, unit+integration, full, full+e2e)"
+    if loc[:1] == ["statuses"]:
+        return "map a status word to one of: " + ", ".join(f.value for f in Family)
+    if loc[:1] == ["runner"]:
+        return "runner kind is one of anthropic, claude-code, command, scripted"
+    if loc[:1] == ["execution"]:
+        return 'barrier is "none" or "wave"; isolation is "worktree" or "none"'
+    return "see the configuration reference in the README"
+
+
+def _line_of_key(text: str, key: str) -> int:
+    if not key:
+        return 0
+    pattern = re.compile(rf'^\s*(?:\[[^\]]*\b{re.escape(key)}\b[^\]]*\]|"?{re.escape(key)}"?\s*=)', re.M)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else 0

@@ -1,0 +1,132 @@
+"""Stories and their edges into waves, a critical path and file-ordering edges.
+
+networkx stays behind this class: the rest of storyc speaks of stories, waves
+and paths, never of nodes and generations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+import networkx as nx
+
+_MAGIC = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class OrderingEdge:
+    before: str
+    after: str
+    path: str
+
+
+class StoryGraph:
+    """A DAG of stories: an edge a -> b means b needs a done first."""
+
+    def __init__(self) -> None:
+        self._g = nx.DiGraph()
+        self._order: dict[str, int] = {}
+
+    def add_story(self, story_id: str, hours: float) -> None:
+        self._order.setdefault(story_id, len(self._order))
+        self._g.add_node(story_id, hours=hours)
+
+    def add_edge(self, before: str, after: str) -> None:
+        self._g.add_edge(before, after)
+
+    def __contains__(self, story_id: str) -> bool:
+        return story_id in self._g
+
+    def __len__(self) -> int:
+        return len(self._g)
+
+    def needs(self, story_id: str) -> list[str]:
+        """The stories `story_id` waits for, in declaration order."""
+        return sorted(self._g.predecessors(story_id), key=self._order.__getitem__)
+
+    def cycle(self) -> list[str] | None:
+        """A cycle as a closed walk [a, b, ..., a], or None for a DAG."""
+        try:
+            edges = nx.find_cycle(self._g)
+        except nx.NetworkXNoCycle:
+            return None
+        walk = [edges[0][0]] + [v for _, v in edges]
+        # Start the walk at its earliest-declared story, so the text is stable.
+        start = min(range(len(walk) - 1), key=lambda i: self._order[walk[i]])
+        ring = walk[start:-1] + walk[:start]
+        return ring + [ring[0]]
+
+    def topological_order(self) -> list[str]:
+        return list(nx.lexicographical_topological_sort(self._g, key=self._order.__getitem__))
+
+    def waves(self) -> list[list[str]]:
+        """Stories grouped so that each wave needs only earlier waves."""
+        return [sorted(gen, key=self._order.__getitem__) for gen in nx.topological_generations(self._g)]
+
+    def descendants(self, story_id: str) -> set[str]:
+        return nx.descendants(self._g, story_id)
+
+    def reaches(self, a: str, b: str) -> bool:
+        return nx.has_path(self._g, a, b)
+
+    def critical_path(self) -> tuple[list[str], float]:
+        """The chain of stories with the most hours end to end, and those hours."""
+        best: dict[str, tuple[float, str | None]] = {}
+        hours = nx.get_node_attributes(self._g, "hours")
+        for node in self.topological_order():
+            preds = [(best[p][0], -self._order[p], p) for p in self._g.predecessors(node)]
+            top = max(preds) if preds else None
+            best[node] = ((top[0] if top else 0.0) + hours[node], top[2] if top else None)
+        if not best:
+            return [], 0.0
+        end = max(best, key=lambda n: (best[n][0], -self._order[n]))
+        path, node = [], end
+        while node is not None:
+            path.append(node)
+            node = best[node][1]
+        return path[::-1], best[end][0]
+
+    def order_shared_files(self, files: dict[str, list[str]]) -> list[OrderingEdge]:
+        """Add an edge between any two stories that could run at once and share a file.
+
+        Stories sharing a path are chained in one topological order, so every
+        added edge points forward in it and none can close a cycle.
+        """
+        position = {s: i for i, s in enumerate(self.topological_order())}
+        owners: dict[str, set[str]] = defaultdict(set)
+        globs: list[tuple[str, str]] = []
+        for story, paths in files.items():
+            for path in paths:
+                (globs.append((path, story)) if _MAGIC.search(path) else owners[path].add(story))
+        literal_paths = sorted(owners)
+        for pattern, story in globs:
+            for path in literal_paths:
+                if fnmatchcase(path, pattern):
+                    owners[path].add(story)
+        for i, (p, s) in enumerate(globs):
+            owners[p].add(s)
+            for q, t in globs[i + 1 :]:
+                if s != t and _globs_overlap(p, q):
+                    owners[p].add(t)
+        added: list[OrderingEdge] = []
+        for path in sorted(owners):
+            chain = sorted(owners[path], key=position.__getitem__)
+            for a, b in zip(chain, chain[1:]):
+                if not self.reaches(a, b):
+                    self._g.add_edge(a, b)
+                    added.append(OrderingEdge(a, b, path))
+        return added
+
+
+def _globs_overlap(p: str, q: str) -> bool:
+    """Whether two globs may match one path (conservative: when unsure, yes)."""
+    if fnmatchcase(p, q) or fnmatchcase(q, p):
+        return True
+    p_head, q_head = _MAGIC.split(p, 1)[0], _MAGIC.split(q, 1)[0]
+    p_tail, q_tail = re.split(r"[*?\]]", p)[-1], re.split(r"[*?\]]", q)[-1]
+    heads = p_head.startswith(q_head) or q_head.startswith(p_head)
+    tails = p_tail.endswith(q_tail) or q_tail.endswith(p_tail)
+    return heads and tails

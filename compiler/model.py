@@ -1,0 +1,140 @@
+"""The domain's values: stories as read, and the compiled plan."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+Size = Literal["XS", "S", "M", "L", "XL"]
+
+# The seed's hour bands: XS < 2 h, S 2-4 h, M 4-8 h, L 1-2 d, XL 2-3 d (8 h days).
+SIZE_BANDS: tuple[tuple[float, str], ...] = ((2, "XS"), (4, "S"), (8, "M"), (16, "L"))
+SIZE_HOURS: dict[str, float] = {"XS": 1.0, "S": 3.0, "M": 6.0, "L": 12.0, "XL": 20.0}
+
+
+def size_for_hours(hours: float) -> str:
+    return next((size for limit, size in SIZE_BANDS if hours < limit), "XL")
+
+
+class Story(BaseModel):
+    """One story of tasks.json, in the native shape. Unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(description="Unique id; integers are read as strings, subtasks as `parent.sub`.")
+    title: str = ""
+    description: str = ""
+    size: Size | None = Field(None, description="XS, S, M, L or XL; from estimated_hours, estimate or complexity when absent.")
+    depends_on: list[str] = Field(default_factory=list, description="Also read from dependsOn or dependencies.")
+    files: list[str] = Field(default_factory=list, description="Files in scope; globs allowed. Also read from relevantFiles[].path.")
+    acceptance_criteria: list[str] = Field(default_factory=list, description="Also read from acceptanceCriteria.")
+    status: str = Field("todo", description="A status word of any common vocabulary (todo, in-progress, done, blocked, ...).")
+    priority: str | int | None = None
+    epic: str | None = None
+    model: str | None = Field(None, description="Overrides the policy's model: a tier (haiku, sonnet, opus) or a model id.")
+    gates: list[str] | None = Field(None, description="Overrides the policy's gates: names among typecheck, lint, test, integration, e2e.")
+
+    # Where the story came from, for errors found late (a JSON path into tasks.json).
+    _pointer: tuple = PrivateAttr(default=())
+    _size_source: str = PrivateAttr(default="size")
+    _hours: float | None = PrivateAttr(default=None)
+    _children: list[str] = PrivateAttr(default_factory=list)
+
+
+class TasksFile(BaseModel):
+    """The native shape of docs/tasks/tasks.json."""
+
+    model_config = ConfigDict(extra="allow", title="storyc tasks.json")
+
+    version: int = 1
+    project: str = ""
+    statuses: list[str] | None = Field(None, description="The file's own status vocabulary; when present, every status must be one of these.")
+    stories: list[Story]
+
+
+# ---------------------------------------------------------------- the plan
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ResolvedPolicy(_Out):
+    model: str
+    tier: str
+    reviewer: bool
+    review_passes: int
+    tests: str
+    gates: list[str]
+
+
+class PlannedStory(_Out):
+    id: str
+    title: str
+    description: str
+    acceptance_criteria: list[str]
+    files: list[str]
+    status: str
+    family: str
+    size: str
+    size_source: str
+    hours: float
+    priority: str | None
+    epic: str | None
+    depends_on: list[str]
+    after: list[str]
+    children: list[str]
+    wave: int | None
+    policy: ResolvedPolicy
+    spec: str
+    spec_sha256: str
+    prompt_digest: str
+    target: bool
+    extra: dict[str, Any]
+
+
+class Edge(_Out):
+    source: str = Field(serialization_alias="from")
+    target: str = Field(serialization_alias="to")
+    kind: Literal["declared", "file", "subtask"]
+    reason: str
+
+
+class IntegrationPoint(_Out):
+    name: str
+    slug: str
+    stories: list[str]
+    verification: str
+    command: str | None
+    after_wave: int | None
+
+
+class SprintInfo(_Out):
+    number: int | None
+    name: str
+    file: str | None
+    date: str | None
+    goal: str
+
+
+class Plan(_Out):
+    schema_version: int
+    storyc_version: str
+    project: str
+    sprint: SprintInfo
+    inputs: dict[str, dict[str, str]]
+    config: dict[str, Any]
+    stories: list[PlannedStory]
+    edges: list[Edge]
+    waves: list[list[str]]
+    critical_path: dict[str, Any]
+    integration_points: list[IntegrationPoint]
+    excluded: dict[str, list[str]]
+
+    def story(self, story_id: str) -> PlannedStory:
+        return next(s for s in self.stories if s.id == story_id)
+
+    @property
+    def targets(self) -> list[PlannedStory]:
+        return [s for s in self.stories if s.target]

@@ -1,0 +1,334 @@
+"""Inputs into a Plan: parse, link, validate, resolve policy, plan.
+
+The compiler is pure: it reads its inputs and returns a value. Writing the
+artifacts is the emit step's job (see emit.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from storyc import __version__
+from storyc.errors import GraphError, InputError
+
+from .config import GATE_NAMES, Config, load_config
+from .graph import StoryGraph
+from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
+from .render import environment, template_digest, user_templates
+from .sprint import Sprint, parse_sprint
+from .statuses import Family
+from .specs import spec_path, spec_text
+from .tasks import TaskFile, key_in, load_tasks
+
+SCHEMA_VERSION = 1
+TARGET_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED, Family.DEFERRED}
+OPEN_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED}
+TEST_GATES = {"unit": ["test"], "unit+integration": ["test", "integration"], "full": ["test", "integration"], "full+e2e": ["test", "integration", "e2e"]}
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one compile reads."""
+
+    root: Path
+    config: Config
+    config_path: Path | None
+    tasks: TaskFile
+    sprint: Sprint | None
+    templates: jinja2.Environment
+
+
+def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, build: str | None = None) -> Plan:
+    """The whole pipeline, in one glance."""
+    inputs = read_inputs(root, sprint, tasks, tag, build)
+    scope = link(inputs, with_deps)
+    graph = validate(inputs, scope)
+    ordering = graph.order_shared_files({s.id: s.files for s in scope if s.id in graph})
+    return plan(inputs, scope, graph, ordering)
+
+
+def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
+    config, config_path = load_config(root)
+    if build:
+        config = config.model_copy(update={"paths": config.paths.model_copy(update={"build": build})})
+    tasks_file = load_tasks(tasks or root / config.paths.tasks, tag=tag, status_words=config.statuses)
+    sprint_path = sprint or find_sprint(root, config)
+    sprint_file = parse_sprint(sprint_path) if sprint_path else None
+    return Inputs(root, config, config_path, tasks_file, sprint_file, environment(user_templates(root, config.paths.templates)))
+
+
+def find_sprint(root: Path, config: Config) -> Path | None:
+    """[paths] sprint, else the highest-numbered sprint file, else none."""
+    if config.paths.sprint:
+        return root / config.paths.sprint
+    folder = root / config.paths.sprints_dir
+    numbered = [(int(m.group(1)), p.name, p) for p in folder.glob("*.md") if (m := re.search(r"(\d+)", p.stem))] if folder.is_dir() else []
+    return max(numbered)[2] if numbered else None
+
+
+def link(inputs: Inputs, with_deps: bool) -> list[Story]:
+    """The stories in scope, in declaration order; sprint references checked."""
+    tf = inputs.tasks
+    by_id: dict[str, Story] = {}
+    for story in tf.stories:
+        if story.id in by_id:
+            first = tf.where_story(by_id[story.id]).line
+            raise InputError(
+                f"duplicate story id {story.id!r} (first declared on line {first})",
+                tf.where_story(story, "id"),
+                hint="every story needs its own id; renumber one of them",
+            )
+        by_id[story.id] = story
+    sprint = inputs.sprint
+    if sprint is not None and sprint.stories is not None:
+        chosen: set[str] = set()
+        for ref in sprint.stories:
+            if ref.id not in by_id:
+                close = difflib.get_close_matches(ref.id, list(by_id), n=3)
+                raise InputError(
+                    f"the sprint names story {ref.id!r}, which is not in {tf.path.name}",
+                    sprint.where(ref.line),
+                    hint=f"did you mean {', '.join(close)}?" if close else f"add it to {tf.path} or remove it from the sprint",
+                )
+            chosen.add(ref.id)
+            chosen.update(by_id[ref.id]._children)
+    else:
+        chosen = {s.id for s in tf.stories if tf.family(s) in OPEN_FAMILIES}
+    if with_deps:
+        stack = list(chosen)
+        while stack:
+            for dep in by_id[stack.pop()].depends_on:
+                if dep in by_id and dep not in chosen and tf.family(by_id[dep]) != Family.DONE:
+                    chosen.add(dep)
+                    stack.append(dep)
+    return [s for s in tf.stories if s.id in chosen]
+
+
+def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
+    """The graph of the stories to build; every dependency checked."""
+    tf = inputs.tasks
+    known = {s.id: s for s in tf.stories}
+    graph = StoryGraph()
+    targets = [s for s in scope if tf.family(s) in TARGET_FAMILIES]
+    for story in targets:
+        graph.add_story(story.id, story._hours or SIZE_HOURS[story.size or "M"])
+    for story in targets:
+        for index, dep in enumerate(story.depends_on):
+            # The line is looked up only on the error path: it costs a re-scan.
+            where = lambda: tf.where_story(story, _deps_key(tf, story), index)  # noqa: E731
+            if dep == story.id:
+                raise GraphError(f"story {story.id} depends on itself", where(), hint="remove its own id from its dependencies")
+            if dep not in known:
+                close = difflib.get_close_matches(dep, list(known), n=3)
+                raise GraphError(
+                    f"story {story.id} depends on {dep!r}, which is not in {tf.path.name}",
+                    where(),
+                    hint=f"did you mean {', '.join(close)}?" if close else "fix the id or add the missing story",
+                )
+            if dep in graph:
+                graph.add_edge(dep, story.id)
+            elif tf.family(known[dep]) != Family.DONE:
+                status = known[dep].status
+                raise GraphError(
+                    f"story {story.id} depends on {dep}, which is outside this sprint and not done (status {status!r})",
+                    where(),
+                    hint="pull it into scope with `storyc compile --with-deps`, add it to the sprint, or mark it done",
+                )
+    for parent in targets:
+        for child in parent._children:
+            if child in graph:
+                graph.add_edge(child, parent.id)
+    if cycle := graph.cycle():
+        first = known[cycle[0]]
+        raise GraphError(
+            f"dependency cycle: {' -> '.join(cycle)}",
+            tf.where_story(first, _deps_key(tf, first)),
+            extra="\n".join(f"{a} depends on {b}   (line {tf.where_story(known[a], _deps_key(tf, known[a])).line})" for b, a in zip(cycle, cycle[1:])),
+            hint="a story cannot wait for itself; remove one of these dependencies",
+        )
+    return graph
+
+
+def _deps_key(tf: TaskFile, story: Story) -> str:
+    return key_in(tf, story._pointer, "depends_on")
+
+
+def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy:
+    size = story.size or "M"
+    row = config.policy_for(size)
+    model = config.models.tier(story.model or row.model)
+    tier = next((t for t in ("haiku", "sonnet", "opus") if getattr(config.models, t) == model), "custom")
+    if story.gates is not None:
+        unknown = [g for g in story.gates if g not in GATE_NAMES and g != "secrets"]
+        if unknown:
+            raise InputError(
+                f"story {story.id} names unknown gate(s) {', '.join(unknown)}",
+                tf.where_story(story, "gates"),
+                hint="gates are among: " + ", ".join(GATE_NAMES + ("secrets",)),
+            )
+        wanted = list(story.gates)
+    else:
+        wanted = ["typecheck", "lint", *TEST_GATES[row.tests], "secrets"]
+    gates = [g for g in wanted if (config.gates.secrets if g == "secrets" else getattr(config.gates, g))]
+    return ResolvedPolicy(model=model, tier=tier, reviewer=row.reviewer, review_passes=row.review_passes if row.reviewer else 0, tests=row.tests, gates=gates)
+
+
+def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) -> Plan:
+    tf, config = inputs.tasks, inputs.config
+    waves = graph.waves()
+    wave_of = {sid: n for n, wave in enumerate(waves, 1) for sid in wave}
+    stories = [_planned(s, inputs, graph, wave_of) for s in scope]
+    in_graph = {s.id for s in stories if s.target}
+    edges = [Edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
+    edges += [Edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._children if c in in_graph]
+    edges += [Edge(source=e.before, target=e.after, kind="file", reason=f"both change {e.path}") for e in ordering]
+    path, hours = graph.critical_path()
+    return Plan(
+        schema_version=SCHEMA_VERSION,
+        storyc_version=__version__,
+        project=tf.project or inputs.root.resolve().name,
+        sprint=_sprint_info(inputs),
+        inputs=_input_digests(inputs),
+        config=_config_snapshot(inputs),
+        stories=stories,
+        edges=edges,
+        waves=waves,
+        critical_path={"stories": path, "hours": hours},
+        integration_points=_integration_points(inputs, wave_of),
+        excluded=_excluded(inputs, scope),
+    )
+
+
+def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str, int]) -> PlannedStory:
+    tf, config = inputs.tasks, inputs.config
+    policy = resolve_policy(story, config, tf)
+    family = tf.family(story)
+    roles = ("builder", "validator", "fix") + (("reviewer",) if policy.reviewer else ())
+    known = {"id", "title", "description", "size", "depends_on", "files", "acceptance_criteria", "status", "priority", "epic", "model", "gates"}
+    planned = PlannedStory(
+        id=story.id,
+        title=story.title,
+        description=story.description,
+        acceptance_criteria=story.acceptance_criteria,
+        files=story.files,
+        status=story.status,
+        family=family.value,
+        size=story.size or "M",
+        size_source=story._size_source,
+        hours=story._hours or SIZE_HOURS[story.size or "M"],
+        priority=None if story.priority is None else str(story.priority),
+        epic=story.epic,
+        depends_on=story.depends_on,
+        after=graph.needs(story.id) if story.id in graph else [],
+        children=story._children,
+        wave=wave_of.get(story.id),
+        policy=policy,
+        spec=spec_path(config.paths.build, story.id),
+        spec_sha256="",
+        prompt_digest=template_digest(inputs.templates, roles),
+        target=story.id in graph,
+        extra={k: v for k, v in (story.model_extra or {}).items() if k not in known},
+    )
+    return planned.model_copy(update={"spec_sha256": hashlib.sha256(spec_text(planned).encode()).hexdigest()})
+
+
+def _sprint_info(inputs: Inputs) -> SprintInfo:
+    sprint = inputs.sprint
+    if sprint is None:
+        return SprintInfo(number=None, name="all open stories", file=None, date=None, goal="")
+    return SprintInfo(number=sprint.number, name=sprint.name, file=_rel(sprint.path, inputs.root), date=sprint.date, goal=sprint.goal)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _input_digests(inputs: Inputs) -> dict[str, dict[str, str]]:
+    files = {"tasks": inputs.tasks.path, "sprint": inputs.sprint.path if inputs.sprint else None, "config": inputs.config_path}
+    arch = inputs.root / inputs.config.paths.architecture
+    files["architecture"] = arch if arch.is_file() else None
+    return {name: {"path": _rel(p, inputs.root), "sha256": _digest(p)} for name, p in files.items() if p is not None}
+
+
+def _config_snapshot(inputs: Inputs) -> dict:
+    config = inputs.config
+    in_git = any((folder / ".git").exists() for folder in (inputs.root.resolve(), *inputs.root.resolve().parents))
+    isolation = config.execution.isolation or ("worktree" if in_git else "none")
+    return {
+        "paths": config.paths.model_dump(),
+        "gates": config.gates.model_dump(),
+        "models": config.models.model_dump(),
+        "runner": config.runner.model_dump(),
+        "execution": {"barrier": config.execution.barrier, "isolation": isolation},
+        "policy": {size: config.policy_for(size).model_dump() for size in ("XS", "S", "M", "L", "XL")},
+    }
+
+
+def _integration_points(inputs: Inputs, wave_of: dict[str, int]) -> list[IntegrationPoint]:
+    sprint, tf = inputs.sprint, inputs.tasks
+    if sprint is None:
+        return []
+    known = {s.id for s in tf.stories}
+    points, slugs = [], set()
+    for row in sprint.integration:
+        for sid in row.stories:
+            if sid not in known:
+                raise InputError(
+                    f"integration point {row.name!r} names story {sid!r}, which is not in {tf.path.name}",
+                    sprint.where(row.line),
+                    hint="list story ids from tasks.json in the Stories Involved column",
+                )
+        slug = re.sub(r"[^a-z0-9]+", "-", row.name.lower()).strip("-") or "point"
+        if slug in slugs:
+            raise InputError(f"two integration points are both named {row.name!r}", sprint.where(row.line), hint="give each integration point its own name")
+        slugs.add(slug)
+        points.append(
+            IntegrationPoint(
+                name=row.name,
+                slug=slug,
+                stories=row.stories,
+                verification=row.verification,
+                command=_verification_command(row.verification, inputs.config),
+                after_wave=max((wave_of[s] for s in row.stories if s in wave_of), default=None),
+            )
+        )
+    return points
+
+
+def _verification_command(text: str, config: Config) -> str | None:
+    if m := re.search(r"`([^`]+)`", text):
+        return m.group(1)
+    lowered = text.lower()
+    if "e2e" in lowered or "end-to-end" in lowered or "end to end" in lowered:
+        return config.gates.e2e
+    if "integration" in lowered:
+        return config.gates.integration
+    if "test" in lowered:
+        return config.gates.test
+    return None
+
+
+def _excluded(inputs: Inputs, scope: list[Story]) -> dict[str, list[str]]:
+    tf = inputs.tasks
+    in_scope = {s.id for s in scope}
+    out: dict[str, list[str]] = {}
+    for story in tf.stories:
+        family = tf.family(story)
+        if story.id in in_scope and family in TARGET_FAMILIES:
+            continue
+        if story.id in in_scope or (inputs.sprint is None or inputs.sprint.stories is None):
+            out.setdefault(family.value, []).append(story.id)
+    return out

@@ -1,0 +1,31 @@
+"""Input files into text, with the errors a person can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storyc.errors import InputError, Where
+
+
+def read_text(path: Path) -> str:
+    """The file's text as UTF-8 (a BOM is dropped); a clear error otherwise."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            f"{path} does not exist", Where(str(path)),
+            hint="give the path on the command line or set it under [paths] in storyc.toml",
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a file", Where(str(path))) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", Where(str(path))) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            Where(str(path), line),
+            hint="save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)",
+        ) from None

@@ -1,0 +1,51 @@
+"""A story and its resolved policy into its spec file: what makes it stale."""
+
+from __future__ import annotations
+
+import re
+
+from .model import PlannedStory
+
+SPEC_DIR = "specs"
+
+
+def spec_path(build_dir: str, story_id: str) -> str:
+    """build/specs/<id>.md, with the id made safe as a file name."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", story_id).strip(".") or "_"
+    return f"{build_dir.rstrip('/')}/{SPEC_DIR}/{safe}.md"
+
+
+def spec_text(story: PlannedStory) -> str:
+    """Everything whose change must rebuild the story, and nothing else.
+
+    Status, priority and dependencies are left out on purpose: a status
+    written back, or an upstream change, must not look like a new spec.
+    """
+    extra, policy = story.extra, story.policy
+    lines = [
+        f"# {story.id}: {story.title}",
+        "",
+        f"- Size: {story.size}",
+        f"- Model: {policy.model}",
+        f"- Reviewer: {'yes, ' + str(policy.review_passes) + ' pass(es)' if policy.reviewer else 'no'}",
+        f"- Tests: {policy.tests}",
+        f"- Gates: {', '.join(policy.gates) or 'none'}",
+        f"- Prompt templates: {story.prompt_digest}",
+        "",
+        "## Description",
+        "",
+        story.description.strip() or "(none)",
+        "",
+        "## Acceptance criteria",
+        "",
+        *([f"- {c}" for c in story.acceptance_criteria] or ["(none)"]),
+        "",
+        "## Files in scope",
+        "",
+        *([f"- {f}" for f in story.files] or ["(any)"]),
+        "",
+    ]
+    for key, title in (("details", "Details"), ("testStrategy", "Test strategy"), ("test_strategy", "Test strategy")):
+        if isinstance(extra.get(key), str) and extra[key].strip():
+            lines += [f"## {title}", "", extra[key].strip(), ""]
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""Sprint Markdown into a Sprint: number, name, stories in scope, integration points."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from storyc.errors import InputError, Where
+
+from .source import read_text
+
+STORIES_HEADING = re.compile(r"\b(stories|story|backlog|scope|committed)\b", re.I)
+INTEGRATION_HEADING = re.compile(r"\bintegration\s+points?\b", re.I)
+GOAL_HEADING = re.compile(r"^(sprint\s+)?goals?$", re.I)
+TITLE = re.compile(r"^sprint\s*#?\s*(\d+)\s*(?:[:\-–—.|]\s*)?(.*)$", re.I)
+ID_COLUMN = re.compile(r"^(id|story|story\s*id|key|ticket|task|task\s*id|#)$", re.I)
+ID_WORDS = {"story", "task", "issue", "ticket", "us"}
+# An id token: letters, digits and - _ . inside, with at least one digit.
+ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]*[A-Za-z0-9])?")
+_MARKUP = re.compile(r"[*_`~]|\[[ xX]\]\s|!?\[([^\]]*)\]\([^)]*\)")
+
+
+@dataclass(frozen=True)
+class StoryRef:
+    id: str
+    line: int
+
+
+@dataclass(frozen=True)
+class IntegrationRow:
+    name: str
+    stories: list[str]
+    verification: str
+    line: int
+
+
+@dataclass
+class Sprint:
+    path: Path
+    number: int | None = None
+    name: str = ""
+    date: str | None = None
+    goal: str = ""
+    stories: list[StoryRef] | None = None  # None: the file has no stories section
+    integration: list[IntegrationRow] = field(default_factory=list)
+
+    def where(self, line: int) -> Where:
+        return Where(str(self.path), line)
+
+
+def parse_sprint(path: Path) -> Sprint:
+    text = read_text(path).replace("\r\n", "\n")
+    sprint = Sprint(path=path)
+    meta, body, offset = _front_matter(text, path)
+    tokens = _MD.parse(body)
+    _read_tokens(sprint, tokens, offset)
+    _apply_meta(sprint, meta, text)
+    if sprint.number is None and (m := re.search(r"(\d+)", path.stem)):
+        sprint.number = int(m.group(1))
+    return sprint
+
+
+_MD = MarkdownIt("commonmark").enable("table")
+
+
+def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
+    if not text.startswith("---\n"):
+        return {}, text, 0
+    end = re.search(r"^(?:---|\.\.\.)\s*$", text[4:], re.M)
+    if end is None:
+        raise InputError("front matter opened with `---` is never closed", Where(str(path), 1), hint="end the YAML front matter with a line `---`")
+    raw = text[4 : 4 + end.start()]
+    try:
+        meta = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", 0) + 2
+        raise InputError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}", Where(str(path), line), hint="front matter holds `key: value` lines") from None
+    if not isinstance(meta, dict):
+        raise InputError("front matter must be `key: value` pairs", Where(str(path), 2))
+    consumed = 4 + end.end()
+    # The body keeps the rest of the closing line, so body line k is file line offset + k.
+    return meta, text[consumed:], text.count("\n", 0, consumed)
+
+
+def _apply_meta(sprint: Sprint, meta: dict, text: str) -> None:
+    for key in ("sprint", "number"):
+        value = meta.get(key)
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+            sprint.number = int(value)
+            break
+    if isinstance(meta.get("name"), str):
+        sprint.name = meta["name"].strip()
+    elif isinstance(meta.get("title"), str):
+        sprint.name = meta["title"].strip()
+    for key in ("date", "created", "start"):
+        if meta.get(key) is not None:
+            sprint.date = str(meta[key])
+            break
+    if isinstance(meta.get("goal"), str):
+        sprint.goal = meta["goal"].strip()
+    if isinstance(meta.get("stories"), list):
+        line = next((i + 1 for i, l in enumerate(text.splitlines()) if l.startswith("stories")), 1)
+        sprint.stories = [StoryRef(str(s).strip(), line) for s in meta["stories"]]
+
+
+def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
+    """One pass over the block tokens, tracking which section we are in."""
+    refs: list[StoryRef] = []
+    section: str | None = None  # "stories", "integration", "goal"
+    section_level = 0
+    under_story_heading = False
+    list_depth = 0
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        line = (tok.map[0] + 1 + offset) if tok.map else 0
+        if tok.type == "heading_open":
+            level = int(tok.tag[1])
+            heading = _plain(tokens[i + 1].content)
+            if level == 1 and not sprint.name and sprint.number is None:
+                if m := TITLE.match(heading):
+                    sprint.number, sprint.name = int(m.group(1)), m.group(2).strip()
+                else:
+                    sprint.name = heading
+            if section and level <= section_level:
+                section = None
+            if section == "stories":
+                ref = _heading_id(heading)
+                under_story_heading = ref is not None
+                if ref:
+                    refs.append(StoryRef(ref, line))
+            elif section is None:
+                if INTEGRATION_HEADING.search(heading):
+                    section, section_level = "integration", level
+                elif STORIES_HEADING.search(heading):
+                    section, section_level, under_story_heading = "stories", level, False
+                elif GOAL_HEADING.match(heading):
+                    section, section_level = "goal", level
+            i += 3
+            continue
+        if tok.type in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif tok.type in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif tok.type == "table_open":
+            rows, i = _table(tokens, i, offset)
+            if section == "stories" and not under_story_heading:
+                refs.extend(_table_ids(rows))
+            elif section == "integration":
+                sprint.integration.extend(_integration_rows(rows, sprint))
+            continue
+        elif tok.type == "inline":
+            content = _plain(tok.content)
+            if section == "goal" and not sprint.goal:
+                sprint.goal = " ".join(content.split())
+            elif not sprint.goal and (m := re.search(r"^(?:sprint\s+)?goal\s*:\s*(.+)$", content, re.I | re.M)):
+                sprint.goal = m.group(1).strip()
+            if section == "stories" and not under_story_heading and list_depth == 1 and tokens[i - 2].type == "list_item_open":
+                if ref := _leading_id(content):
+                    refs.append(StoryRef(ref, (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line))
+        i += 1
+    if refs:
+        seen: dict[str, StoryRef] = {}
+        for ref in refs:
+            seen.setdefault(ref.id, ref)
+        sprint.stories = list(seen.values())
+    elif any(t.type == "heading_open" and STORIES_HEADING.search(_plain(tokens[k + 1].content)) for k, t in enumerate(tokens) if t.type == "heading_open"):
+        sprint.stories = []
+
+
+def _table(tokens: list[Token], i: int, offset: int) -> tuple[list[tuple[int, list[str]]], int]:
+    """Rows of the table starting at tokens[i], each (line, cells); the header first."""
+    rows: list[tuple[int, list[str]]] = []
+    cells: list[str] = []
+    row_line = 0
+    while tokens[i].type != "table_close":
+        tok = tokens[i]
+        if tok.type == "tr_open":
+            cells, row_line = [], (tok.map[0] + 1 + offset) if tok.map else 0
+        elif tok.type == "inline":
+            cells.append(tok.content)
+        elif tok.type == "tr_close":
+            rows.append((row_line, cells))
+        i += 1
+    return rows, i + 1
+
+
+def _table_ids(rows: list[tuple[int, list[str]]]) -> list[StoryRef]:
+    if not rows:
+        return []
+    header = [_plain(c) for c in rows[0][1]]
+    column = next((k for k, name in enumerate(header) if ID_COLUMN.match(name)), 0)
+    refs = []
+    for line, cells in rows[1:]:
+        if column < len(cells) and (ref := _leading_id(_plain(cells[column]))):
+            refs.append(StoryRef(ref, line))
+    return refs
+
+
+def _integration_rows(rows: list[tuple[int, list[str]]], sprint: Sprint) -> list[IntegrationRow]:
+    if not rows:
+        return []
+    header = [_plain(c).lower() for c in rows[0][1]]
+
+    def col(word: str, default: int) -> int:
+        return next((k for k, name in enumerate(header) if word in name), default)
+
+    name_col, stories_col, verify_col = col("point", 0), col("stor", 1), col("verif", 2)
+    out = []
+    for line, cells in rows[1:]:
+        if len(cells) <= max(name_col, stories_col, verify_col):
+            raise InputError(
+                "an Integration Points row has fewer cells than the header",
+                sprint.where(line),
+                hint="columns are: Integration Point | Stories Involved | Verification",
+            )
+        name = _plain(cells[name_col]).strip("[] ")
+        stories = [t for t in ID_TOKEN.findall(_plain(cells[stories_col])) if any(ch.isdigit() for ch in t)]
+        out.append(IntegrationRow(name=name, stories=stories, verification=cells[verify_col].strip(), line=line))
+    return out
+
+
+def _plain(text: str) -> str:
+    """Inline Markdown into its visible text (links, emphasis, code ticks, checkboxes dropped)."""
+    return _MARKUP.sub(lambda m: m.group(1) or "", text).strip()
+
+
+def _heading_id(text: str) -> str | None:
+    head = re.split(r"\s*[:–—]\s+|\s+[-|]\s+", text, maxsplit=1)[0]
+    return _leading_id(head)
+
+
+def _leading_id(text: str) -> str | None:
+    """The id a list item, cell or heading starts with ("US-001 …", "Story 1.1: …"), if any."""
+    tokens = ID_TOKEN.findall(text)[:2]
+    if len(tokens) == 2 and tokens[0].lower() in ID_WORDS:
+        tokens = tokens[1:]
+    if tokens and any(ch.isdigit() for ch in tokens[0]):
+        return tokens[0]
+    return None

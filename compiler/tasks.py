@@ -1,0 +1,345 @@
+"""tasks.json, in any of the shapes found in the wild, into Stories."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from storyc.errors import InputError, Where
+
+from .jsonpos import JsonLocator, Pointer
+from .model import Story, size_for_hours
+from .source import read_text
+from .statuses import KNOWN_HINT, Family, family_of, normalise
+
+# Canonical key -> the spellings people use for it, canonical first.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "title": ("title", "name", "summary"),
+    "depends_on": ("depends_on", "dependsOn", "dependencies", "deps", "blocked_by", "blockedBy"),
+    "files": ("files", "relevantFiles", "relevant_files", "paths"),
+    "acceptance_criteria": ("acceptance_criteria", "acceptanceCriteria", "criteria"),
+    "status": ("status", "state"),
+}
+HOURS_KEYS = ("estimated_hours", "estimatedHours", "estimate", "hours")
+LIST_KEYS = ("stories", "tasks", "userStories", "user_stories", "items")
+SIZE_WORDS = {
+    "xs": "XS", "xsmall": "XS", "extra_small": "XS", "x_small": "XS", "tiny": "XS",
+    "s": "S", "small": "S", "m": "M", "medium": "M", "l": "L", "large": "L",
+    "xl": "XL", "xlarge": "XL", "x_large": "XL", "extra_large": "XL",
+}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|d|days?|w|weeks?)?\s*$", re.I)
+_UNIT_HOURS = {"d": 8.0, "w": 40.0}
+
+
+@dataclass
+class TaskFile:
+    """A loaded tasks.json: its stories and how to point back into it."""
+
+    path: Path
+    text: str
+    shape: str
+    project: str
+    stories: list[Story]
+    statuses: list[str] | None = None
+    status_words: dict[str, Family] = field(default_factory=dict)
+    _families: dict[str, Family] = field(default_factory=dict)
+
+    @cached_property
+    def locator(self) -> JsonLocator:
+        return JsonLocator(self.text)
+
+    def where(self, pointer: Pointer) -> Where:
+        return Where(str(self.path), self.locator.line_of(pointer))
+
+    def where_story(self, story: Story, *rest: str | int) -> Where:
+        return self.where(story._pointer + rest)
+
+    def family(self, story: Story) -> Family:
+        return self._families[story.id]
+
+
+def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Family] | None = None) -> TaskFile:
+    """Read tasks.json at `path`; raise InputError pointing at the first fault."""
+    text = read_text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path.name} is not valid JSON: {exc.msg}",
+            Where(str(path), exc.lineno),
+            hint=_json_hint(exc.msg),
+        ) from None
+    raw_tasks, prefix, shape = _find_task_list(data, path, tag)
+    tf = TaskFile(path=path, text=text, shape=shape, project="", stories=[], status_words=status_words or {})
+    tf.project = _project_name(data)
+    if isinstance(data, dict) and isinstance(data.get("statuses"), list):
+        tf.statuses = [str(s) for s in data["statuses"]]
+    tf.stories = _stories(raw_tasks, prefix, tf)
+    _check_statuses(tf)
+    return tf
+
+
+def _json_hint(msg: str) -> str:
+    if "trailing comma" in msg:
+        return "remove the comma before the closing bracket"
+    if "Expecting property name" in msg:
+        return "keys need double quotes, and a trailing comma before `}` is not allowed"
+    if "Extra data" in msg:
+        return "a JSON file holds one value: wrap several objects in a list"
+    return "check the JSON syntax at that line (a missing comma, quote or bracket)"
+
+
+def _find_task_list(data: Any, path: Path, tag: str | None) -> tuple[list, Pointer, str]:
+    """The list of tasks inside any known shape, with its JSON path."""
+    if isinstance(data, list):
+        return data, (), "array"
+    if not isinstance(data, dict):
+        raise InputError(f"{path.name} holds no task list", Where(str(path), 1), hint=_NO_LIST_HINT)
+    for key in LIST_KEYS:
+        if isinstance(data.get(key), list):
+            return data[key], (key,), "ralph" if key == "userStories" else ("native" if key == "stories" else "tasks")
+    tags = sorted(k for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("tasks"), list))
+    if tags:
+        chosen = tag or ("master" if "master" in tags else tags[0] if len(tags) == 1 else None)
+        if chosen not in tags:
+            raise InputError(
+                f"{path.name} is a tagged Task Master file; tag {chosen!r} is not in it" if chosen
+                else f"{path.name} is a tagged Task Master file with several tags and no `master`",
+                Where(str(path), 1),
+                hint=f"choose one with --tag: {', '.join(tags)}",
+            )
+        return data[chosen]["tasks"], (chosen, "tasks"), f"taskmaster:{chosen}"
+    if tag:
+        raise InputError(f"{path.name} has no tags, so --tag {tag} does not apply", Where(str(path), 1))
+    raise InputError(f"{path.name} holds no task list", Where(str(path), 1), hint=_NO_LIST_HINT)
+
+
+_NO_LIST_HINT = 'expected a list of tasks: {"stories": [...]}, {"tasks": [...]}, Task Master\'s {"master": {"tasks": [...]}} or a bare [...]'
+
+
+def _project_name(data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    for key in ("project", "projectName", "name"):
+        if isinstance(data.get(key), str):
+            return data[key]
+    for value in data.values():  # {"project_info": {"name": ...}}, {"metadata": {"projectName": ...}}
+        if isinstance(value, dict):
+            for key in ("projectName", "project", "name"):
+                if isinstance(value.get(key), str):
+                    return value[key]
+    return ""
+
+
+def _stories(raw_tasks: list, prefix: Pointer, tf: TaskFile) -> list[Story]:
+    stories: list[Story] = []
+    for index, raw in enumerate(raw_tasks):
+        pointer = prefix + (index,)
+        story = _story(raw, pointer, tf)
+        stories.append(story)
+        subtasks = raw.get("subtasks") if isinstance(raw, dict) else None
+        if isinstance(subtasks, list) and subtasks:
+            sibling_ids = {str(s.get("id")) for s in subtasks if isinstance(s, dict)}
+            for sub_index, sub in enumerate(subtasks):
+                child = _story(sub, pointer + ("subtasks", sub_index), tf, parent=story, siblings=sibling_ids)
+                story._children.append(child.id)
+                stories.append(child)
+    return stories
+
+
+def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None, siblings: set[str] = frozenset()) -> Story:
+    where = tf.where
+    if not isinstance(raw, dict):
+        raise InputError(f"a task must be a JSON object, not {type(raw).__name__}", where(pointer), hint="each entry of the task list is {\"id\": ..., \"title\": ...}")
+    if "id" not in raw or raw["id"] in (None, ""):
+        raise InputError("a task has no `id`", where(pointer), hint='give every task a unique "id", such as "US-001" or 7')
+    data: dict[str, Any] = {}
+    renamed: set[str] = set()
+    for canonical, spellings in ALIASES.items():
+        for key in spellings:
+            if key in raw:
+                data[canonical] = raw[key]
+                renamed.add(key)
+                break
+    for key, value in raw.items():
+        if key not in renamed and key not in ("subtasks",):
+            data.setdefault(key, value)
+    raw_id = raw["id"]
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise InputError(f"task id {raw_id!r} is neither a string nor an integer", where(pointer + ("id",)))
+    data["id"] = f"{parent.id}.{raw_id}" if parent else str(raw_id).strip()
+    if "status" not in data and isinstance(raw.get("passes"), bool):  # Ralph's prd.json
+        data["status"] = "done" if raw["passes"] else "todo"
+    data["depends_on"] = _dependencies(data.get("depends_on"), pointer, tf, parent, siblings)
+    data["files"] = _files(data.get("files"), pointer, tf)
+    criteria = data.get("acceptance_criteria")
+    if isinstance(criteria, str):
+        data["acceptance_criteria"] = [criteria]
+    for key in ("title", "description"):
+        if data.get(key) is None:
+            data.pop(key, None)
+    if isinstance(data.get("status"), str):
+        data["status"] = data["status"].strip()
+    size, source, hours = _size(data, raw, pointer, tf)
+    data["size"] = size
+    if isinstance(data.get("priority"), (int, float)) and not isinstance(data["priority"], bool):
+        data["priority"] = int(data["priority"])
+    try:
+        story = Story.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        key = loc[0] if loc else ""
+        original = next((k for k in ALIASES.get(str(key), (key,)) if k in raw), key)
+        raise InputError(
+            f"task {data['id']}: invalid `{original}`: {err['msg']}",
+            where(pointer + (original,) + loc[1:]),
+            hint=_FIELD_HINTS.get(str(key), "see `storyc schema` for the shape of a task"),
+        ) from None
+    story._pointer = pointer
+    story._size_source = source
+    story._hours = hours
+    return story
+
+
+_FIELD_HINTS = {
+    "depends_on": "dependencies are a list of task ids",
+    "files": 'files are a list of paths (or {"path": ...} objects); globs are allowed',
+    "acceptance_criteria": "acceptance criteria are a list of strings",
+    "status": "a status is a word such as todo, in_progress, done",
+    "gates": "gates are a list of names among typecheck, lint, test, integration, e2e",
+}
+
+
+def _dependencies(value: Any, pointer: Pointer, tf: TaskFile, parent: Story | None, siblings: set[str]) -> list[str]:
+    if value is None:
+        deps: list[str] = []
+    elif isinstance(value, (str, int)) and not isinstance(value, bool):
+        deps = [str(value)]
+    elif isinstance(value, list):
+        deps = []
+        for i, dep in enumerate(value):
+            if isinstance(dep, bool) or not isinstance(dep, (str, int)):
+                raise InputError(
+                    f"dependency {dep!r} is not a task id",
+                    tf.where(pointer + (key_in(tf, pointer, "depends_on"), i)),
+                    hint="dependencies are a list of task ids",
+                )
+            dep = str(dep).strip()
+            # Task Master: a bare number in a subtask names a sibling subtask.
+            if parent is not None and "." not in dep and dep in siblings:
+                dep = f"{parent.id}.{dep}"
+            deps.append(dep)
+    else:
+        raise InputError("dependencies must be a list of task ids", tf.where(pointer + (key_in(tf, pointer, "depends_on"),)))
+    if parent is not None:
+        deps += [d for d in parent.depends_on if d not in deps]
+    return list(dict.fromkeys(deps))
+
+
+def _files(value: Any, pointer: Pointer, tf: TaskFile) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise InputError("files must be a list of paths", tf.where(pointer + (key_in(tf, pointer, "files"),)), hint=_FIELD_HINTS["files"])
+    out = []
+    for i, item in enumerate(value):
+        path = item.get("path") if isinstance(item, dict) else item
+        if not isinstance(path, str) or not path.strip():
+            raise InputError(f"file entry {item!r} has no path", tf.where(pointer + (key_in(tf, pointer, "files"), i)), hint=_FIELD_HINTS["files"])
+        out.append(_normalise_path(path))
+    return list(dict.fromkeys(out))
+
+
+def _normalise_path(path: str) -> str:
+    path = path.strip().replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return re.sub(r"/{2,}", "/", path)
+
+
+def _size(data: dict, raw: dict, pointer: Pointer, tf: TaskFile) -> tuple[str, str, float | None]:
+    """The story's size and where it came from: size, estimate, complexity or default."""
+    value = data.get("size")
+    if value is not None:
+        size = SIZE_WORDS.get(normalise(str(value))) if isinstance(value, str) else None
+        if size is None:
+            raise InputError(
+                f"task {data['id']}: invalid size {value!r}",
+                tf.where(pointer + ("size",)),
+                hint="a size is one of XS, S, M, L, XL (or leave it out and give estimated_hours)",
+            )
+        return size, "size", None
+    for key in HOURS_KEYS:
+        if key in raw and raw[key] is not None:
+            hours = _hours(raw[key])
+            if hours is None:
+                raise InputError(
+                    f"task {data['id']}: cannot read {key} {raw[key]!r} as a duration",
+                    tf.where(pointer + (key,)),
+                    hint='use a number of hours, or a string such as "3h", "1.5d"',
+                )
+            return size_for_hours(hours), key, hours
+    complexity = raw.get("complexity")
+    if isinstance(complexity, (int, float)) and not isinstance(complexity, bool) and 1 <= complexity <= 10:
+        return ("XS", "XS", "S", "S", "M", "M", "L", "L", "XL", "XL")[int(complexity) - 1], "complexity", None
+    return "M", "default", None
+
+
+def _hours(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value >= 0 else None
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        unit = (m.group(2) or "h")[0].lower()
+        return float(m.group(1)) * _UNIT_HOURS.get(unit, 1.0)
+    return None
+
+
+def key_in(tf: TaskFile, pointer: Pointer, canonical: str) -> str:
+    """The spelling of a canonical key that the task at `pointer` really uses."""
+    node: Any = json.loads(tf.text)
+    for step in pointer:
+        node = node[step]
+    return next((k for k in ALIASES[canonical] if k in node), canonical)
+
+
+def _check_statuses(tf: TaskFile) -> None:
+    declared = None
+    if tf.statuses is not None:
+        declared = {normalise(word): word for word in tf.statuses}
+        for i, word in enumerate(tf.statuses):
+            if family_of(word, tf.status_words) is None:
+                raise InputError(
+                    f"declared status {word!r} belongs to no status family",
+                    tf.where(("statuses", i)),
+                    hint="map it in storyc.toml, e.g. [statuses] " + f'"{word}" = "in_progress"',
+                )
+    for story in tf.stories:
+        family = family_of(story.status, tf.status_words)
+        if declared is not None and normalise(story.status) not in declared and "passes" not in (story.model_extra or {}):
+            raise InputError(
+                f"task {story.id}: status {story.status!r} is not one of the statuses this file declares",
+                tf.where_story(story, _status_key(tf, story)),
+                hint="use one of: " + ", ".join(tf.statuses or []),
+            )
+        if family is None:
+            raise InputError(
+                f"task {story.id}: invalid status {story.status!r}",
+                tf.where_story(story, _status_key(tf, story)),
+                hint=KNOWN_HINT + '; or map the word in storyc.toml: [statuses] "' + story.status + '" = "todo"',
+            )
+        tf._families[story.id] = family
+
+
+def _status_key(tf: TaskFile, story: Story) -> str:
+    return key_in(tf, story._pointer, "status")

@@ -1,0 +1,223 @@
+"""A Plan into the values the orchestration plan template lays out."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import jinja2
+
+from .model import Plan, PlannedStory
+from .render import prompt_name, render
+
+TOOLS = {"Builder": "Read, Write, Edit, Bash", "Validator": "Bash, Read, Grep", "Reviewer": "Read, Grep, Glob"}
+GATE_CHECK = {"typecheck": "0 errors", "lint": "0 errors", "test": "all pass", "integration": "all pass", "e2e": "all pass"}
+TEST_WORDS = {"unit": "Unit only", "unit+integration": "Unit + Integration", "full": "Full suite", "full+e2e": "Full + E2E"}
+BANDS = {"XS": "XS (< 2hr)", "S": "S (2-4hr)", "M": "M (4-8hr)", "L": "L (1-2d)", "XL": "XL (2-3d)"}
+
+
+def document_view(plan: Plan, env: jinja2.Environment) -> dict:
+    targets = plan.targets
+    by_id = {s.id: s for s in plan.stories}
+    config = plan.config
+    return {
+        "plan": plan,
+        "config": config,
+        "sprint_label": _sprint_label(plan),
+        "created": plan.sprint.date or "not dated (set `date:` in the sprint's front matter)",
+        "targets": targets,
+        "done": [s for s in plan.stories if not s.target],
+        "agents": _agents(plan, targets),
+        "rationale": _rationale(plan, targets),
+        "graph_text": graph_text(plan),
+        "mermaid": mermaid(plan),
+        "waves": [_wave(plan, n, ids, by_id) for n, ids in enumerate(plan.waves, 1)],
+        "gates": _gates(plan),
+        "matrix": [_matrix_row(size, row) for size, row in config["policy"].items()],
+        "integration_strategy": _integration_strategy(plan),
+        "prompts": _prompts(plan, env, targets),
+        "ladder": _ladder(plan),
+        "status_rows": _status_rows(plan, by_id),
+        "active": [s for s in targets if s.family == "in_progress"],
+        "file_edges": [e for e in plan.edges if e.kind == "file"],
+    }
+
+
+def _sprint_label(plan: Plan) -> str:
+    sprint = plan.sprint
+    if sprint.number is None:
+        return sprint.name
+    return f"Sprint {sprint.number}: {sprint.name}" if sprint.name else f"Sprint {sprint.number}"
+
+
+def _models_used(plan: Plan, stories: list[PlannedStory]) -> str:
+    used = sorted({(s.policy.tier, s.policy.model) for s in stories})
+    return " / ".join(f"{tier.title()} ({model})" if tier != "custom" else model for tier, model in used) or "none"
+
+
+def _agents(plan: Plan, targets: list[PlannedStory]) -> list[dict]:
+    models = plan.config["models"]
+    reviewed = [s for s in targets if s.policy.reviewer]
+    return [
+        {"name": "Builder", "model": _models_used(plan, targets), "focus": "Code implementation", "tools": TOOLS["Builder"]},
+        {"name": "Validator", "model": f"Haiku ({models['haiku']})", "focus": "Tests, lint, typecheck (storyc runs the gates; the model condenses failures)", "tools": TOOLS["Validator"]},
+        {"name": "Reviewer", "model": _models_used(plan, reviewed) if reviewed else f"Sonnet ({models['sonnet']}), no story needs it", "focus": "Code review, security", "tools": TOOLS["Reviewer"]},
+    ]
+
+
+def _rationale(plan: Plan, targets: list[PlannedStory]) -> list[str]:
+    count = Counter(s.policy.tier for s in targets)
+    sizes = lambda tier: ", ".join(sorted({s.size for s in targets if s.policy.tier == tier}, key=list(BANDS).index))  # noqa: E731
+    lines = []
+    for tier, why in (("haiku", "repetitive or simple work"), ("sonnet", "code generation and review"), ("opus", "critical work")):
+        if count[tier]:
+            lines.append(f"{tier.title()} for {why}: {count[tier]} stor{'y' if count[tier] == 1 else 'ies'} ({sizes(tier)})")
+    if count["custom"]:
+        lines.append(f"Models set per story: {count['custom']} stor{'y' if count['custom'] == 1 else 'ies'}")
+    lines.append(f"Opus ({plan.config['models']['opus']}) only as the last rung of escalation; orchestration itself is deterministic code (storyc + doit)")
+    return lines
+
+
+def graph_text(plan: Plan) -> str:
+    """The graph as lines `[a] + [b] ──→ [c]`, in topological order; `··→` is a file-ordering edge."""
+    if not plan.targets:
+        return "(no stories to build)"
+    declared: dict[str, list[str]] = {}
+    for edge in plan.edges:
+        if edge.kind != "file":
+            declared.setdefault(edge.target, []).append(edge.source)
+    has_edge = {e.source for e in plan.edges} | {e.target for e in plan.edges}
+    lines = []
+    for wave in plan.waves:
+        for sid in wave:
+            if sid in declared:
+                lines.append(" + ".join(f"[{d}]" for d in declared[sid]) + f" ──→ [{sid}]")
+            elif sid not in has_edge:
+                lines.append(f"[{sid}]")
+    for edge in plan.edges:
+        if edge.kind == "file":
+            lines.append(f"[{edge.source}] ··→ [{edge.target}]   ({edge.reason})")
+    return "\n".join(lines)
+
+
+def _node(sid: str) -> str:
+    return "s_" + re.sub(r"[^A-Za-z0-9_]", "_", sid)
+
+
+def mermaid(plan: Plan) -> str:
+    lines = ["graph LR"]
+    for story in plan.targets:
+        title = story.title.replace('"', "'")
+        lines.append(f'  {_node(story.id)}["{story.id}: {title}"]')
+    for edge in plan.edges:
+        arrow = f"-. {edge.reason.removeprefix('both change ')} .->" if edge.kind == "file" else "-->"
+        lines.append(f"  {_node(edge.source)} {arrow} {_node(edge.target)}")
+    return "\n".join(lines)
+
+
+def _wave(plan: Plan, n: int, ids: list[str], by_id: dict[str, PlannedStory]) -> dict:
+    last = n == len(plan.waves)
+    name = "Foundation" if n == 1 else ("Integration" if last else "Core Features")
+    mode = "Parallel" if len(ids) > 1 else "Sequential"
+    blocks = "" if last else f", blocks Wave {n + 1}" if plan.config["execution"]["barrier"] == "wave" else ""
+    stories = [by_id[i] for i in ids]
+    ordered = [e for e in plan.edges if e.kind == "file" and e.target in ids]
+    return {
+        "number": n,
+        "heading": f"Wave {n}: {name} ({mode}{blocks})",
+        "stories": [
+            {
+                "id": s.id,
+                "title": s.title.replace("|", "\\|"),
+                "agent": "Builder" + (" + Reviewer" if s.policy.reviewer else ""),
+                "model": s.policy.tier.title() if s.policy.tier != "custom" else s.policy.model,
+                "size": s.size,
+                "deps": ", ".join(s.after) or "None",
+            }
+            for s in stories
+        ],
+        "parallel": len(ids),
+        "ordered": ordered,
+    }
+
+
+def _gates(plan: Plan) -> list[dict]:
+    gates = plan.config["gates"]
+    rows = []
+    for name in ("typecheck", "lint", "test", "integration", "e2e"):
+        if gates[name]:
+            rows.append({"line": f"□ {gates[name]} → {GATE_CHECK[name]}", "name": name})
+        else:
+            rows.append({"line": f"□ {name}: not configured, skipped", "name": name})
+    rows.append({"line": "□ No hardcoded secrets/URLs (storyc's built-in check)" if gates["secrets"] else "□ secrets check: turned off", "name": "secrets"})
+    reviewed = [size for size, row in plan.config["policy"].items() if row["reviewer"]]
+    rows.append({"line": f"□ Reviewer agent approval (for {'/'.join(reviewed)} stories)" if reviewed else "□ Reviewer: turned off for every size", "name": "review"})
+    return rows
+
+
+def _matrix_row(size: str, row: dict) -> dict:
+    reviewer = "No"
+    if row["reviewer"]:
+        reviewer = "Yes" if row["review_passes"] <= 1 else f"Yes + {row['review_passes'] - 1} more pass" + ("es" if row["review_passes"] > 2 else "")
+    return {"size": BANDS[size], "reviewer": reviewer, "tests": TEST_WORDS[row["tests"]], "model": row["model"].title() if row["model"] in ("haiku", "sonnet", "opus") else row["model"]}
+
+
+def _integration_strategy(plan: Plan) -> list[str]:
+    gates = plan.config["gates"]
+    lines = []
+    for n, _ in enumerate(plan.waves, 1):
+        points = [p.name for p in plan.integration_points if p.after_wave == n]
+        check = f"run {gates['integration']}" if gates["integration"] else "no integration gate configured"
+        extra = f"; integration points: {', '.join(points)}" if points else ""
+        lines.append(f"Wave {n} complete → {check}{extra}")
+    final = f"run {gates['e2e']}" if gates["e2e"] else "no E2E gate configured"
+    lines.append(f"Sprint complete → {final}, then write the sprint summary")
+    return lines
+
+
+def _prompts(plan: Plan, env: jinja2.Environment, targets: list[PlannedStory]) -> dict:
+    if not targets:
+        return {}
+    story = next((s for s in targets if s.policy.reviewer), targets[0])
+    gates = [{"name": g, "command": plan.config["gates"][g]} for g in story.policy.gates if g != "secrets"]
+    context = {
+        "story": story,
+        "kanban": plan.config["paths"]["kanban"],
+        "gates": gates,
+        "architecture": None,
+        "architecture_path": plan.inputs.get("architecture", {}).get("path"),
+        "attempt": 1,
+        "max_attempts": plan.config["runner"]["max_attempts"],
+        "failure": None,
+        "changed_files": story.files,
+        "review_pass": 1,
+    }
+    failure = "(the failing gate's output, condensed by the Validator)"
+    return {
+        "story": story,
+        "builder": render(env, prompt_name("builder"), **context).rstrip(),
+        "validator": render(env, prompt_name("validator"), **context).rstrip(),
+        "reviewer": render(env, prompt_name("reviewer"), **context).rstrip(),
+        "fix": render(env, prompt_name("fix"), **{**context, "attempt": 2, "failure": failure}).rstrip(),
+    }
+
+
+def _ladder(plan: Plan) -> list[str]:
+    runner, models = plan.config["runner"], plan.config["models"]
+    ladder = [models["haiku"], models["sonnet"], models["opus"]]
+    steps = [
+        "Attempt 1: Builder with the planned model",
+        "Attempt 2: the same model, given the failing gate output and a narrow scope (fix agent, alternate approach)",
+        f"Attempt 3: escalate to the next model up ({' → '.join(ladder)}), given the failure",
+    ]
+    steps = steps[: runner["max_attempts"]] + [f"Attempt {k}: the top model ({models['opus']}), given the failure" for k in range(4, runner["max_attempts"] + 1)]
+    steps.append(f"After {runner['max_attempts']} failed attempt{'s' if runner['max_attempts'] > 1 else ''}: flag for human review (status blocked; dependents do not run)")
+    return steps
+
+
+def _status_rows(plan: Plan, by_id: dict[str, PlannedStory]) -> list[dict]:
+    rows = []
+    for n, ids in enumerate(plan.waves, 1):
+        families = Counter(by_id[i].family for i in ids)
+        rows.append({"wave": n, "stories": len(ids), "done": families["done"], "in_progress": families["in_progress"], "blocked": families["blocked"]})
+    return rows

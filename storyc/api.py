@@ -1,0 +1,72 @@
+"""What the CLI does, callable from Python: compile, check, graph, init, schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyc.compiler import emit
+from storyc.compiler.model import Plan, TasksFile
+from storyc.compiler.plan import compile_plan
+from storyc.compiler.render import environment, user_templates
+from storyc.compiler.view import graph_text, mermaid
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    plan: Plan
+    report: emit.WriteReport
+
+
+def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, out: str | None = None) -> CompileResult:
+    """Compile and write every artifact; on bad input nothing is written."""
+    plan = check(root, sprint, tasks, with_deps=with_deps, tag=tag, out=out)
+    env = environment(user_templates(root, plan.config["paths"]["templates"]))
+    files = emit.artifacts(plan, env)  # every artifact rendered before the first is written
+    return CompileResult(plan, emit.write_artifacts(root, files, plan.config["paths"]["build"]))
+
+
+def check(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, out: str | None = None) -> Plan:
+    """Compile in memory only: the plan, or the first error."""
+    return compile_plan(root, sprint, tasks, with_deps=with_deps, tag=tag, build=out)
+
+
+def graph(plan: Plan, fmt: str = "text") -> str:
+    if fmt == "mermaid":
+        return mermaid(plan)
+    if fmt == "dot":
+        return dot(plan)
+    return graph_text(plan)
+
+
+def dot(plan: Plan) -> str:
+    lines = ["digraph sprint {", "  rankdir=LR;", "  node [shape=box];"]
+    for s in plan.targets:
+        lines.append(f'  {json.dumps(s.id)} [label={json.dumps(f"{s.id}: {s.title}")}];')
+    for e in plan.edges:
+        style = f" [style=dashed, label={json.dumps(e.reason)}]" if e.kind == "file" else ""
+        lines.append(f"  {json.dumps(e.source)} -> {json.dumps(e.target)}{style};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def schema() -> dict:
+    return TasksFile.model_json_schema()
+
+
+def init(root: Path = Path(".")) -> list[tuple[str, bool]]:
+    """Write storyc.toml and example docs; never overwrite. Returns (path, written)."""
+    from storyc.starter import STARTER_FILES
+
+    result = []
+    for rel, text in STARTER_FILES.items():
+        path = root / rel
+        if path.exists():
+            result.append((rel, False))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as handle:  # "x": a file that appeared meanwhile is not overwritten
+            handle.write(text)
+        result.append((rel, True))
+    return result

@@ -1,0 +1,147 @@
+"""Command lines into library calls; the one place errors become text and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from storyc import __version__, api
+from storyc.errors import EXIT_INTERNAL, StorycError
+
+ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True, help="The repository to work in.")
+TASKS = click.option("--tasks", type=click.Path(dir_okay=False, path_type=Path), help="tasks.json to read (default: [paths] tasks).")
+TAG = click.option("--tag", help="Task Master tag to read (default: master).")
+WITH_DEPS = click.option("--with-deps", is_flag=True, help="Pull unfinished dependencies from outside the sprint into scope.")
+SPRINT = click.argument("sprint", required=False, type=click.Path(dir_okay=False, path_type=Path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="storyc")
+def cli() -> None:
+    """storyc compiles a sprint and its tasks.json into a doit task graph and
+    an Implementation Orchestration Plan.
+
+    Example: storyc compile && doit list && doit -n 4
+    """
+
+
+@cli.command()
+@SPRINT
+@TASKS
+@WITH_DEPS
+@TAG
+@click.option("--out", help="Build directory (default: [paths] build).")
+@ROOT
+def compile(sprint, tasks, with_deps, tag, out, root) -> None:
+    """Compile SPRINT into build/plan.json, build/ORCHESTRATION_PLAN.md and dodo.py.
+
+    With no SPRINT: [paths] sprint, else the highest-numbered file in
+    docs/sprints/, else every open story is in scope. Files whose content would
+    not change are not rewritten.
+
+    Example: storyc compile docs/sprints/sprint-003.md --with-deps
+    """
+    result = api.build(root, sprint, tasks, with_deps=with_deps, tag=tag, out=out)
+    plan, report = result.plan, result.report
+    click.echo(f"{plan.project}: {len(plan.targets)} stories to build in {len(plan.waves)} waves ({len(plan.stories) - len(plan.targets)} already done)")
+    for edge in (e for e in plan.edges if e.kind == "file"):
+        click.echo(f"  ordering edge {edge.source} -> {edge.target}: {edge.reason}")
+    click.echo(f"  wrote {len(report.written)} file(s), {len(report.unchanged)} unchanged" + (f", removed {len(report.removed)}" if report.removed else ""))
+
+
+@cli.command()
+@SPRINT
+@TASKS
+@WITH_DEPS
+@TAG
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@ROOT
+def check(sprint, tasks, with_deps, tag, fmt, root) -> None:
+    """Check the inputs without writing anything; exit 2 on the first fault.
+
+    Example: storyc check --format json
+    """
+    try:
+        plan = api.check(root, sprint, tasks, with_deps=with_deps, tag=tag)
+    except StorycError as exc:
+        if fmt != "json":
+            raise
+        where = exc.where
+        click.echo(json.dumps({"ok": False, "error": {"message": exc.message, "file": where.file if where else None, "line": where.line if where else None, "hint": exc.hint}}, indent=2))
+        sys.exit(exc.exit_code)
+    summary = {
+        "ok": True,
+        "project": plan.project,
+        "stories": len(plan.stories),
+        "targets": len(plan.targets),
+        "waves": len(plan.waves),
+        "ordering_edges": [e.model_dump(by_alias=True) for e in plan.edges if e.kind == "file"],
+        "critical_path": plan.critical_path,
+    }
+    if fmt == "json":
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"ok: {summary['targets']} stories to build in {summary['waves']} waves; critical path {' -> '.join(plan.critical_path['stories']) or 'empty'}")
+        for edge in summary["ordering_edges"]:
+            click.echo(f"  ordering edge {edge['from']} -> {edge['to']}: {edge['reason']}")
+
+
+@cli.command()
+@SPRINT
+@TASKS
+@WITH_DEPS
+@TAG
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot"]), default="text", show_default=True)
+@ROOT
+def graph(sprint, tasks, with_deps, tag, fmt, root) -> None:
+    """Print the story graph as text, Mermaid or Graphviz dot.
+
+    Example: storyc graph --format dot | dot -Tsvg > sprint.svg
+    """
+    plan = api.check(root, sprint, tasks, with_deps=with_deps, tag=tag)
+    click.echo(api.graph(plan, fmt))
+
+
+@cli.command()
+@ROOT
+def init(root) -> None:
+    """Write storyc.toml and example docs; never overwrite a file.
+
+    Example: storyc init && storyc compile
+    """
+    for rel, written in api.init(root):
+        click.echo(f"{'wrote' if written else 'kept '} {rel}")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of tasks.json (native shape).
+
+    Example: storyc schema > tasks.schema.json
+    """
+    click.echo(json.dumps(api.schema(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: bad input is exit 2 with a message, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="storyc", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except StorycError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except Exception:  # a bug in storyc: say so, and keep the trace for the report
+        click.echo("internal error in storyc (please report it with the trace below):", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        sys.exit(EXIT_INTERNAL)
