@@ -86,11 +86,16 @@ def write_artifacts(root: Path, files: dict[str, str], build: str) -> WriteRepor
     return WriteReport(written, unchanged, removed)
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Readers see the old bytes or the new, never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a generated file is as readable as any other
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
