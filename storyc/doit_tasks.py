@@ -76,12 +76,12 @@ def announce(plan_path: str, kind: str, name: str) -> None:
         story = next(s for s in plan["stories"] if s["id"] == name)
         policy = story["policy"]
         review = f", then {policy['review_passes']} review pass(es)" if policy["reviewer"] else ""
-        steps = ", ".join(gates.get(g) or "secrets check" for g in policy["gates"]) or "no gates"
-        print(f"{name}: build with {policy['model']} ({runner} runner); gates: {steps}{review}")
+        steps = ", ".join("secrets check" if g == "secrets" else gates[g] for g in policy["gates"]) or "no gates"
+        print(f"{name}: would build with {policy['model']} ({runner} runner); gates: {steps}{review}")
     elif kind == "wave":
-        print(f"wave {name}: complete; integration gate: {gates.get('integration') or 'none configured'}")
+        print(f"wave {name}: would run the integration gate: {gates.get('integration') or 'none configured'}")
     elif kind == "integration":
         point = next(p for p in plan["integration_points"] if p["slug"] == name)
-        print(f"integration {point['name']}: {point['command'] or 'manual check'}")
+        print(f"integration {point['name']}: would run {point['command'] or 'nothing (a manual check)'}")
     else:
-        print(f"sprint: complete; E2E gate: {gates.get('e2e') or 'none configured'}")
+        print(f"sprint: would run the E2E gate: {gates.get('e2e') or 'none configured'}")
