@@ -1,0 +1,150 @@
+"""The CLI: help on every command, exit codes, and compile's write discipline."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from storyc import api
+from storyc.cli import cli, main
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
+
+
+def run(args: list[str]) -> tuple[int, str, str]:
+    """storyc's real entry point, in process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture()
+def shop(tmp_path: Path) -> Path:
+    root = tmp_path / "shop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", "dodo.py", "__pycache__"))
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help_with_an_example(name: str) -> None:
+    code, out, _ = run([name, "--help"])
+    assert code == 0
+    assert "Example:" in out, f"`storyc {name} --help` shows no example"
+
+
+def test_compile_writes_once_then_nothing(shop: Path) -> None:
+    code, out, _ = run(["compile", "--root", str(shop)])
+    assert code == 0, out
+    assert "6 stories to build in 3 waves" in out
+    assert "ordering edge US-002 -> US-003" in out
+    mtimes = {p: p.stat().st_mtime_ns for p in shop.rglob("*") if p.is_file()}
+    code, out, _ = run(["compile", "--root", str(shop)])
+    assert code == 0 and "wrote 0 file(s)" in out
+    assert {p: p.stat().st_mtime_ns for p in shop.rglob("*") if p.is_file()} == mtimes
+
+
+def test_spec_rewritten_only_for_the_story_that_changed(shop: Path) -> None:
+    api.build(shop)
+    tasks = shop / "docs/tasks/tasks.json"
+    data = json.loads(tasks.read_text())
+    data["stories"][4]["acceptance_criteria"].append("Discounts never make a total negative.")
+    tasks.write_text(json.dumps(data, indent=2) + "\n")
+    report = api.build(shop).report
+    assert "build/specs/US-005.md" in report.written
+    assert not [p for p in report.written if p.startswith("build/specs/") and p != "build/specs/US-005.md"]
+
+
+def test_status_change_does_not_touch_specs(shop: Path) -> None:
+    api.build(shop)
+    tasks = shop / "docs/tasks/tasks.json"
+    tasks.write_text(tasks.read_text().replace('"status": "todo"', '"status": "in_progress"', 1))
+    report = api.build(shop).report
+    assert not [p for p in report.written if "/specs/" in p]
+
+
+def test_done_story_is_not_a_target_and_its_spec_goes(shop: Path) -> None:
+    api.build(shop)
+    tasks = shop / "docs/tasks/tasks.json"
+    tasks.write_text(tasks.read_text().replace('"status": "todo"', '"status": "done"', 1))
+    result = api.build(shop)
+    assert "US-001" not in {s.id for s in result.plan.targets}
+    assert result.report.removed == ["build/specs/US-001.md"]
+    assert "US-001" not in (shop / "dodo.py").read_text()  # dodo.py reads the plan; no ids in it
+
+
+def test_out_option_moves_the_build_dir(shop: Path) -> None:
+    code, out, _ = run(["compile", "--root", str(shop), "--out", "gen"])
+    assert code == 0, out
+    assert (shop / "gen/plan.json").is_file() and not (shop / "build/plan.json").exists()
+    assert "'gen/plan.json'" in (shop / "dodo.py").read_text()
+
+
+def test_check_json_reports_errors_with_place(shop: Path) -> None:
+    tasks = shop / "docs/tasks/tasks.json"
+    tasks.write_text(tasks.read_text().replace('"depends_on": [\n        "US-004"\n      ]', '"depends_on": [\n        "US-404"\n      ]'))
+    code, out, _ = run(["check", "--root", str(shop), "--format", "json"])
+    assert code == 2
+    error = json.loads(out)["error"]
+    assert "US-404" in error["message"] and error["file"].endswith("tasks.json")
+    assert tasks.read_text().splitlines()[error["line"] - 1].strip() == '"US-404"'
+
+
+def test_graph_formats(shop: Path) -> None:
+    code, text, _ = run(["graph", "--root", str(shop)])
+    assert code == 0 and "[US-001] + [US-002] ──→ [US-004]" in text
+    code, dot, _ = run(["graph", "--root", str(shop), "--format", "dot"])
+    assert code == 0 and '"US-004" -> "US-006";' in dot and "style=dashed" in dot
+    code, mermaid, _ = run(["graph", "--root", str(shop), "--format", "mermaid"])
+    assert code == 0 and mermaid.startswith("graph LR") and "s_US_004 --> s_US_006" in mermaid
+
+
+def test_init_never_overwrites(tmp_path: Path) -> None:
+    (tmp_path / "storyc.toml").write_text("# mine\n")
+    code, out, _ = run(["init", "--root", str(tmp_path)])
+    assert code == 0
+    assert "kept  storyc.toml" in out and "wrote docs/tasks/tasks.json" in out
+    assert (tmp_path / "storyc.toml").read_text() == "# mine\n"
+    code, out, _ = run(["compile", "--root", str(tmp_path)])
+    assert code == 0, out  # what init writes compiles
+
+
+def test_schema_is_json_schema_of_the_native_shape() -> None:
+    code, out, _ = run(["schema"])
+    schema = json.loads(out)
+    assert code == 0
+    assert schema["required"] == ["stories"]
+    story = schema["$defs"]["Story"]
+    assert {"id", "depends_on", "files", "acceptance_criteria", "status", "size"} <= set(story["properties"])
+
+
+def test_usage_error_is_exit_2() -> None:
+    code, _, err = run(["compile", "--no-such-flag"])
+    assert code == 2 and "no such option" in err.lower()
+
+
+def test_internal_error_is_exit_3_with_a_report(monkeypatch: pytest.MonkeyPatch, shop: Path) -> None:
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(api, "build", boom)
+    code, _, err = run(["compile", "--root", str(shop)])
+    assert code == 3 and "internal error" in err and "kaboom" in err
+
+
+def test_sprint_defaults_to_highest_numbered_file(shop: Path) -> None:
+    toml = shop / "storyc.toml"
+    toml.write_text(toml.read_text().replace('sprint = "docs/sprints/sprint-001.md"\n', ""))
+    later = shop / "docs/sprints/sprint-010.md"
+    later.write_text("# Sprint 10: Later\n\n## Stories\n\n- US-001 User model\n")
+    plan = api.check(shop)
+    assert plan.sprint.number == 10 and [s.id for s in plan.stories] == ["US-001"]
