@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -166,14 +167,27 @@ def _validate(data: dict, path: Path, text: str) -> Config:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
         key = ".".join(loc)
-        line = _line_of_key(text, loc[-1] if loc else "")
+        line = _line_of_key(text, loc)
         if err["type"] == "extra_forbidden":
             message = f"unknown key `{key}` in {path.name}"
-            hint = "known keys are listed in the README's configuration reference; check the spelling"
+            known = _known_keys(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1)
+            hint = (f"did you mean `{close[0]}`? " if close else "") + f"known keys here: {', '.join(known)}"
         else:
             message = f"invalid value for `{key}` in {path.name}: {err['msg']}"
             hint = _hint_for(loc)
         raise ConfigError(message, Where(str(path), line), hint=hint) from None
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    model: type[BaseModel] = Config
+    for step in loc:
+        field = model.model_fields.get(step)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return list(model.model_fields)
 
 
 def _hint_for(loc: list[str]) -> str:
@@ -188,9 +202,16 @@ def _hint_for(loc: list[str]) -> str:
     return "see the configuration reference in the README"
 
 
-def _line_of_key(text: str, key: str) -> int:
-    if not key:
+def _line_of_key(text: str, loc: list[str]) -> int:
+    """The line of `a.b.key`: the key after its table's header, else the header."""
+    start = 0
+    for depth in range(len(loc) - 1, 0, -1):
+        header = re.compile(rf"^\s*\[\s*{re.escape('.'.join(loc[:depth]))}\s*\]", re.M)
+        if match := header.search(text):
+            start = match.start()
+            break
+    if not loc:
         return 0
-    pattern = re.compile(rf'^\s*(?:\[[^\]]*\b{re.escape(key)}\b[^\]]*\]|"?{re.escape(key)}"?\s*=)', re.M)
-    match = pattern.search(text)
+    key = re.compile(rf'^\s*"?{re.escape(loc[-1])}"?\s*=|^\s*\[\s*{re.escape(".".join(loc))}\s*\]', re.M)
+    match = key.search(text, start) or (re.compile(r".").search(text, start) if start else None)
     return text.count("\n", 0, match.start()) + 1 if match else 0

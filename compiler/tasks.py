@@ -181,9 +181,9 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
     criteria = data.get("acceptance_criteria")
     if isinstance(criteria, str):
         data["acceptance_criteria"] = [criteria]
-    for key in ("title", "description"):
-        if data.get(key) is None:
-            data.pop(key, None)
+    for key in ("title", "description", "acceptance_criteria"):
+        if key in data and data[key] is None:
+            del data[key]
     if isinstance(data.get("status"), str):
         data["status"] = data["status"].strip()
     size, source, hours = _size(data, raw, pointer, tf)
