@@ -156,18 +156,18 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
             data = data.get(table[0], {}).get(table[1])
             if data is None:
                 continue
-        return _validate(data, path, text), path
+        return _validate(data, path, text, list(table or ())), path
     return Config(), None
 
 
-def _validate(data: dict, path: Path, text: str) -> Config:
+def _validate(data: dict, path: Path, text: str, prefix: list[str]) -> Config:
     try:
         return Config.model_validate(_policy_merge(data))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
         key = ".".join(loc)
-        line = _line_of_key(text, loc)
+        line = _line_of_key(text, prefix + loc)
         if err["type"] == "extra_forbidden":
             message = f"unknown key `{key}` in {path.name}"
             known = _known_keys(loc[:-1])
@@ -190,28 +190,40 @@ def _known_keys(loc: list[str]) -> list[str]:
     return list(model.model_fields)
 
 
+_HINTS = {
+    "policy": "a policy row is [policy.XS] … [policy.XL] with model, reviewer, review_passes, tests (unit, unit+integration, full, full+e2e)",
+    "statuses": "map a status word to one of: " + ", ".join(f.value for f in Family),
+    "runner.kind": "runner kind is one of anthropic, claude-code, command, scripted",
+    "runner.max_attempts": "max_attempts is a whole number from 1 to 10",
+    "runner.argv": 'argv is a list of strings, e.g. ["codex", "exec", "{prompt_file}"]',
+    "execution.barrier": 'barrier is "none" or "wave"',
+    "execution.isolation": 'isolation is "worktree" or "none"',
+    "gates.secrets": "secrets is true or false",
+    "gates": "a gate is a shell command in a string",
+    "paths": "a path is a string, relative to the repository root",
+}
+
+
 def _hint_for(loc: list[str]) -> str:
-    if loc[:1] == ["policy"]:
-        return "a policy row is [policy.XS] … [policy.XL] with model, reviewer, review_passes, tests (unit, unit+integration, full, full+e2e)"
-    if loc[:1] == ["statuses"]:
-        return "map a status word to one of: " + ", ".join(f.value for f in Family)
-    if loc[:1] == ["runner"]:
-        return "runner kind is one of anthropic, claude-code, command, scripted"
-    if loc[:1] == ["execution"]:
-        return 'barrier is "none" or "wave"; isolation is "worktree" or "none"'
-    return "see the configuration reference in the README"
+    for depth in range(len(loc), 0, -1):
+        if hint := _HINTS.get(".".join(loc[:depth])):
+            return hint
+    return "`storyc init` in an empty folder writes a storyc.toml with every key and its default"
 
 
 def _line_of_key(text: str, loc: list[str]) -> int:
-    """The line of `a.b.key`: the key after its table's header, else the header."""
+    """The line of `a.b.key`: the key inside its table, else the table's header."""
+    if not loc:
+        return 0
     start = 0
     for depth in range(len(loc) - 1, 0, -1):
-        header = re.compile(rf"^\s*\[\s*{re.escape('.'.join(loc[:depth]))}\s*\]", re.M)
+        header = re.compile(rf"^[ \t]*\[[ \t]*{re.escape('.'.join(loc[:depth]))}[ \t]*\]", re.M)
         if match := header.search(text):
             start = match.start()
             break
-    if not loc:
-        return 0
-    key = re.compile(rf'^\s*"?{re.escape(loc[-1])}"?\s*=|^\s*\[\s*{re.escape(".".join(loc))}\s*\]', re.M)
-    match = key.search(text, start) or (re.compile(r".").search(text, start) if start else None)
-    return text.count("\n", 0, match.start()) + 1 if match else 0
+    # The key as written: `tests = …` under [policy.M], or dotted, `M.tests = …` under [policy].
+    names = "|".join(re.escape(".".join(loc[i:])) for i in range(len(loc) - 1, -1, -1))
+    key = re.compile(rf'^[ \t]*"?(?:{names})"?[ \t]*=|^[ \t]*\[[ \t]*{re.escape(".".join(loc))}[ \t]*\]', re.M)
+    match = key.search(text, start) or key.search(text)
+    position = match.start() if match else start
+    return text.count("\n", 0, position) + 1 if (match or start) else 0

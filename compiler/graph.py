@@ -49,6 +49,8 @@ class StoryGraph:
 
     def cycle(self) -> list[str] | None:
         """A cycle as a closed walk [a, b, ..., a], or None for a DAG."""
+        if nx.is_directed_acyclic_graph(self._g):  # fast; find_cycle only when there is one
+            return None
         try:
             edges = nx.find_cycle(self._g)
         except nx.NetworkXNoCycle:

@@ -49,6 +49,7 @@ def _source_digest(env: jinja2.Environment, name: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
+@lru_cache(maxsize=64)
 def template_digest(env: jinja2.Environment, roles: tuple[str, ...]) -> str:
     """One digest of the prompt templates a story uses: editing one makes it stale."""
     parts = "".join(f"{role}:{_source_digest(env, prompt_name(role))}\n" for role in roles)

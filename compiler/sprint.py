@@ -81,7 +81,7 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
         line = getattr(getattr(exc, "problem_mark", None), "line", 0) + 2
         raise InputError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}", Where(str(path), line), hint="front matter holds `key: value` lines") from None
     if not isinstance(meta, dict):
-        raise InputError("front matter must be `key: value` pairs", Where(str(path), 2))
+        raise InputError("front matter must be `key: value` pairs", Where(str(path), 2), hint="for example:\n---\nsprint: 3\nname: Auth foundation\n---")
     consumed = 4 + end.end()
     # The body keeps the rest of the closing line, so body line k is file line offset + k.
     return meta, text[consumed:], text.count("\n", 0, consumed)

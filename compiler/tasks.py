@@ -70,11 +70,7 @@ def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Fa
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path.name} is not valid JSON: {exc.msg}",
-            Where(str(path), exc.lineno),
-            hint=_json_hint(exc.msg),
-        ) from None
+        raise _json_error(exc, text, path) from None
     raw_tasks, prefix, shape = _find_task_list(data, path, tag)
     tf = TaskFile(path=path, text=text, shape=shape, project="", stories=[], status_words=status_words or {})
     tf.project = _project_name(data)
@@ -83,6 +79,19 @@ def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Fa
     tf.stories = _stories(raw_tasks, prefix, tf)
     _check_statuses(tf)
     return tf
+
+
+def _json_error(exc: json.JSONDecodeError, text: str, path: Path) -> InputError:
+    """Python reports a trailing comma at the bracket after it; point at the comma."""
+    before = text[: exc.pos].rstrip()
+    if before.endswith(",") and text[exc.pos : exc.pos + 1] in ("}", "]"):
+        line = text.count("\n", 0, len(before) - 1) + 1
+        return InputError(
+            f"{path.name} is not valid JSON: trailing comma before `{text[exc.pos]}`",
+            Where(str(path), line),
+            hint="remove the comma at the end of that line: JSON allows no comma after the last item",
+        )
+    return InputError(f"{path.name} is not valid JSON: {exc.msg}", Where(str(path), exc.lineno), hint=_json_hint(exc.msg))
 
 
 def _json_hint(msg: str) -> str:
@@ -98,11 +107,15 @@ def _json_hint(msg: str) -> str:
 def _find_task_list(data: Any, path: Path, tag: str | None) -> tuple[list, Pointer, str]:
     """The list of tasks inside any known shape, with its JSON path."""
     if isinstance(data, list):
+        if tag:
+            raise InputError(f"{path.name} has no tags, so --tag {tag} does not apply", Where(str(path), 1), hint="drop --tag; it picks a tag of a Task Master tagged file")
         return data, (), "array"
     if not isinstance(data, dict):
         raise InputError(f"{path.name} holds no task list", Where(str(path), 1), hint=_NO_LIST_HINT)
     for key in LIST_KEYS:
         if isinstance(data.get(key), list):
+            if tag:
+                raise InputError(f"{path.name} has no tags, so --tag {tag} does not apply", Where(str(path), 1), hint="drop --tag; it picks a tag of a Task Master tagged file")
             return data[key], (key,), "ralph" if key == "userStories" else ("native" if key == "stories" else "tasks")
     tags = sorted(k for k, v in data.items() if isinstance(v, dict) and isinstance(v.get("tasks"), list))
     if tags:
@@ -115,8 +128,6 @@ def _find_task_list(data: Any, path: Path, tag: str | None) -> tuple[list, Point
                 hint=f"choose one with --tag: {', '.join(tags)}",
             )
         return data[chosen]["tasks"], (chosen, "tasks"), f"taskmaster:{chosen}"
-    if tag:
-        raise InputError(f"{path.name} has no tags, so --tag {tag} does not apply", Where(str(path), 1))
     raise InputError(f"{path.name} holds no task list", Where(str(path), 1), hint=_NO_LIST_HINT)
 
 
@@ -172,7 +183,10 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
             data.setdefault(key, value)
     raw_id = raw["id"]
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
-        raise InputError(f"task id {raw_id!r} is neither a string nor an integer", where(pointer + ("id",)))
+        raise InputError(
+            f"task id {raw_id!r} is neither a string nor an integer", where(pointer + ("id",)),
+            hint='use a string such as "US-001" or a whole number such as 7',
+        )
     data["id"] = f"{parent.id}.{raw_id}" if parent else str(raw_id).strip()
     if "status" not in data and isinstance(raw.get("passes"), bool):  # Ralph's prd.json
         data["status"] = "done" if raw["passes"] else "todo"
@@ -237,7 +251,10 @@ def _dependencies(value: Any, pointer: Pointer, tf: TaskFile, parent: Story | No
                 dep = f"{parent.id}.{dep}"
             deps.append(dep)
     else:
-        raise InputError("dependencies must be a list of task ids", tf.where(pointer + (key_in(tf, pointer, "depends_on"),)))
+        raise InputError(
+            "dependencies must be a list of task ids", tf.where(pointer + (key_in(tf, pointer, "depends_on"),)),
+            hint=_FIELD_HINTS["depends_on"] + ', e.g. ["US-001", "US-002"]',
+        )
     if parent is not None:
         deps += [d for d in parent.depends_on if d not in deps]
     return list(dict.fromkeys(deps))

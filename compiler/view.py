@@ -8,6 +8,7 @@ from collections import Counter
 import jinja2
 
 from .model import Plan, PlannedStory
+from .plan import TEST_GATES
 from .render import prompt_name, render
 
 TOOLS = {"Builder": "Read, Write, Edit, Bash", "Validator": "Bash, Read, Grep", "Reviewer": "Read, Grep, Glob"}
@@ -142,16 +143,19 @@ def _wave(plan: Plan, n: int, ids: list[str], by_id: dict[str, PlannedStory]) ->
 
 
 def _gates(plan: Plan) -> list[dict]:
-    gates = plan.config["gates"]
+    """The gate checklist; a gate not every size runs names the sizes that do."""
+    gates, policy = plan.config["gates"], plan.config["policy"]
     rows = []
     for name in ("typecheck", "lint", "test", "integration", "e2e"):
-        if gates[name]:
-            rows.append({"line": f"□ {gates[name]} → {GATE_CHECK[name]}", "name": name})
-        else:
+        if not gates[name]:
             rows.append({"line": f"□ {name}: not configured, skipped", "name": name})
+            continue
+        sizes = [size for size, row in policy.items() if name not in ("integration", "e2e") or name in TEST_GATES[row["tests"]]]
+        scope = "" if len(sizes) == len(policy) else f"   ({'/'.join(sizes)} stories)" if sizes else "   (no size runs it per story)"
+        rows.append({"line": f"□ {gates[name]} → {GATE_CHECK[name]}{scope}", "name": name})
     rows.append({"line": "□ No hardcoded secrets/URLs (storyc's built-in check)" if gates["secrets"] else "□ secrets check: turned off", "name": "secrets"})
-    reviewed = [size for size, row in plan.config["policy"].items() if row["reviewer"]]
-    rows.append({"line": f"□ Reviewer agent approval (for {'/'.join(reviewed)} stories)" if reviewed else "□ Reviewer: turned off for every size", "name": "review"})
+    reviewed = [size for size, row in policy.items() if row["reviewer"]]
+    rows.append({"line": f"□ Reviewer agent approval ({'/'.join(reviewed)} stories)" if reviewed else "□ Reviewer: turned off for every size", "name": "review"})
     return rows
 
 
@@ -182,7 +186,7 @@ def _prompts(plan: Plan, env: jinja2.Environment, targets: list[PlannedStory]) -
     gates = [{"name": g, "command": plan.config["gates"][g]} for g in story.policy.gates if g != "secrets"]
     context = {
         "story": story,
-        "kanban": plan.config["paths"]["kanban"],
+        "tasks_path": plan.inputs["tasks"]["path"],
         "gates": gates,
         "architecture": None,
         "architecture_path": plan.inputs.get("architecture", {}).get("path"),

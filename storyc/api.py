@@ -24,7 +24,9 @@ def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None
     plan = check(root, sprint, tasks, with_deps=with_deps, tag=tag, out=out)
     env = environment(user_templates(root, plan.config["paths"]["templates"]))
     files = emit.artifacts(plan, env)  # every artifact rendered before the first is written
-    return CompileResult(plan, emit.write_artifacts(root, files, plan.config["paths"]["build"]))
+    build_dir = plan.config["paths"]["build"]
+    known = emit.previous_spec_digests(root, build_dir)
+    return CompileResult(plan, emit.write_artifacts(root, files, build_dir, known))
 
 
 def check(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, out: str | None = None) -> Plan:

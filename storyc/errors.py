@@ -55,7 +55,7 @@ class StorycError(Exception):
         if self.extra:
             out.extend(f"  {line}" for line in self.extra.splitlines())
         if self.hint:
-            out.append(f"  hint: {self.hint}")
+            out.append("  hint: " + self.hint.replace("\n", "\n        "))
         return "\n".join(out)
 
     def __str__(self) -> str:
