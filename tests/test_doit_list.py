@@ -1,0 +1,96 @@
+"""The emitted dodo.py as doit sees it: `doit list` and a parallel `doit -n 2` in a compiled copy of the example."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from storyc import api
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
+HAIKU, SONNET = "claude-haiku-4-5", "claude-sonnet-4-5"
+STORIES = {
+    "US-001": ("User model", "S", HAIKU),
+    "US-002": ("Product catalog", "XS", HAIKU),
+    "US-003": ("Price formatting", "S", HAIKU),
+    "US-004": ("Shopping cart", "M", SONNET),
+    "US-005": ("Discount rules", "S", HAIKU),
+    "US-006": ("Checkout", "L", SONNET),
+}
+INTEGRATION = ("users-cart", "catalog-cart", "cart-checkout", "pricing-discounts")
+
+
+@pytest.fixture()
+def shop(tmp_path: Path) -> Path:
+    """A compiled copy of the example (storyc.toml, docs/, and the code its gates need)."""
+    root = tmp_path / "shop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", "dodo.py", "__pycache__", ".doit.db*"))
+    api.build(root)
+    return root
+
+
+def doit(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "doit", *args], cwd=root, capture_output=True, text=True, timeout=120)
+
+
+def listed(root: Path) -> dict[str, str]:
+    """Target name -> its doc, from `doit list`."""
+    result = doit(root, "list")
+    assert result.returncode == 0, result.stderr
+    out: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        if not line.strip():
+            continue
+        name, _, doc = line.strip().partition(" ")
+        assert name not in out, f"{name} listed twice"
+        out[name] = doc.strip()
+    return out
+
+
+def test_doit_list_shows_every_target(shop: Path) -> None:
+    targets = listed(shop)
+    for sid, (title, size, model) in STORIES.items():
+        assert sid in targets, f"{sid} is not listed"
+        assert targets[sid] == f"{title} [{size}, {model}]"
+    for n in (1, 2, 3):
+        assert f"wave-{n}" in targets
+    assert "wave-4" not in targets
+    for slug in INTEGRATION:
+        assert f"integration:{slug}" in targets
+    assert "sprint" in targets
+    expected = set(STORIES) | {f"wave-{n}" for n in (1, 2, 3)} | {f"integration:{s}" for s in INTEGRATION} | {"sprint"}
+    assert set(targets) == expected
+
+
+def test_story_lines_carry_title_size_and_model(shop: Path) -> None:
+    lines = doit(shop, "list").stdout.splitlines()
+    for sid, (title, size, model) in STORIES.items():
+        mine = [line for line in lines if re.match(rf"^{re.escape(sid)}\s", line)]
+        assert len(mine) == 1, f"expected one line for {sid}, got {mine}"
+        assert title in mine[0] and f"[{size}, " in mine[0] and model in mine[0]
+
+
+def test_done_story_is_no_longer_a_target(shop: Path) -> None:
+    tasks = shop / "docs/tasks/tasks.json"
+    data = json.loads(tasks.read_text(encoding="utf-8"))
+    next(s for s in data["stories"] if s["id"] == "US-001")["status"] = "done"
+    tasks.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    api.build(shop)
+    targets = listed(shop)
+    assert "US-001" not in targets
+    assert set(STORIES) - {"US-001"} <= set(targets)
+    assert "integration:users-cart" in targets and "sprint" in targets
+
+
+def test_doit_runs_the_sprint_two_at_a_time(shop: Path) -> None:
+    result = doit(shop, "-n", "2")
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    for sid in STORIES:
+        assert f"{sid}: would build" in result.stdout
+    assert "sprint: would run" in result.stdout
