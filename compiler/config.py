@@ -165,7 +165,7 @@ def _validate(data: dict, path: Path, text: str, prefix: list[str]) -> Config:
         return Config.model_validate(_policy_merge(data))
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = [str(p) for p in err["loc"]]
+        loc = [str(p) for p in err["loc"] if p != "[key]"]  # pydantic's marker for a bad dict key
         key = ".".join(loc)
         line = _line_of_key(text, prefix + loc)
         if err["type"] == "extra_forbidden":

@@ -134,11 +134,13 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
             if dep in graph:
                 graph.add_edge(dep, story.id)
             elif tf.family(known[dep]) != Family.DONE:
-                status = known[dep].status
+                status, family = known[dep].status, tf.family(known[dep])
                 raise GraphError(
                     f"story {story.id} depends on {dep}, which is outside this sprint and not done (status {status!r})",
                     where(),
-                    hint="pull it into scope with `storyc compile --with-deps`, add it to the sprint, or mark it done",
+                    hint=f"{dep} is {family.value}: drop the dependency, or reopen {dep} and add it to the sprint"
+                    if family == Family.CANCELLED
+                    else "pull it into scope with `storyc compile --with-deps`, add it to the sprint, or mark it done",
                 )
     for parent in targets:
         for child in parent._children:

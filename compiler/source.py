@@ -17,7 +17,7 @@ def read_text(path: Path) -> str:
             hint="give the path on the command line or set it under [paths] in storyc.toml",
         ) from None
     except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a file", Where(str(path))) from None
+        raise InputError(f"{path} is a directory, not a file", Where(str(path)), hint="name a file inside it, e.g. docs/sprints/sprint-001.md") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", Where(str(path))) from None
     try:

@@ -211,16 +211,24 @@ def _integration_rows(rows: list[tuple[int, list[str]]], sprint: Sprint) -> list
         return next((k for k, name in enumerate(header) if word in name), default)
 
     name_col, stories_col, verify_col = col("point", 0), col("stor", 1), col("verif", 2)
+    if len(header) <= max(name_col, stories_col, verify_col):
+        raise InputError(
+            "the Integration Points table needs three columns",
+            sprint.where(rows[0][0]),
+            hint="columns are: Integration Point | Stories Involved | Verification",
+        )
     out = []
     for line, cells in rows[1:]:
-        if len(cells) <= max(name_col, stories_col, verify_col):
-            raise InputError(
-                "an Integration Points row has fewer cells than the header",
-                sprint.where(line),
-                hint="columns are: Integration Point | Stories Involved | Verification",
-            )
         name = _plain(cells[name_col]).strip("[] ")
         stories = [t for t in ID_TOKEN.findall(_plain(cells[stories_col])) if any(ch.isdigit() for ch in t)]
+        # markdown-it pads a short row with empty cells, so check the cells, not their count.
+        if not name or not stories or not cells[verify_col].strip():
+            missing = "name" if not name else "stories" if not stories else "verification"
+            raise InputError(
+                f"an Integration Points row has no {missing}",
+                sprint.where(line),
+                hint="columns are: Integration Point | Stories Involved | Verification, e.g. | Auth → API | US-001 → US-004 | Integration test |",
+            )
         out.append(IntegrationRow(name=name, stories=stories, verification=cells[verify_col].strip(), line=line))
     return out
 

@@ -1,0 +1,148 @@
+"""Shared fixtures: a mini repository written from Python values, and the CLI run in-process.
+
+Test modules reach these through fixtures (`repo`, `repo_at`, `run_cli`): with
+--import-mode=importlib a test module cannot `import conftest`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from storyc.cli import main
+
+TASKS = "docs/tasks/tasks.json"
+SPRINT = "docs/sprints/sprint-001.md"
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Repo:
+    """A repository on disk; every write takes text, bytes, or a value to dump as JSON."""
+
+    root: Path
+
+    def write(self, rel: str, content: Any) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif isinstance(content, str):
+            path.write_bytes(content.encode("utf-8"))
+        else:
+            path.write_bytes((json.dumps(content, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        return path
+
+    def tasks(self, content: Any, rel: str = TASKS) -> Path:
+        return self.write(rel, content)
+
+    def sprint(self, content: str, rel: str = SPRINT) -> Path:
+        return self.write(rel, content)
+
+    def config(self, content: str) -> Path:
+        return self.write("storyc.toml", content)
+
+    def text(self, rel: str) -> str:
+        return (self.root / rel).read_text(encoding="utf-8", errors="replace")
+
+    def line_of(self, rel: str, needle: str, nth: int = 1, after: str | None = None) -> int:
+        """The 1-based line of the nth `needle` in the file (after the first `after`, if given)."""
+        return line_of(self.text(rel), needle, nth, after)
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every byte of build/ and dodo.py, by relative path."""
+        files = [p for p in (self.root / "build").rglob("*") if p.is_file()] if (self.root / "build").is_dir() else []
+        if (self.root / "dodo.py").is_file():
+            files.append(self.root / "dodo.py")
+        return {p.relative_to(self.root).as_posix(): p.read_bytes() for p in sorted(files)}
+
+    def run(self, *args: str, subprocess_: bool = False) -> Run:
+        return run_cli(list(args), self.root, subprocess_=subprocess_)
+
+
+def line_of(text: str, needle: str, nth: int = 1, after: str | None = None) -> int:
+    """The 1-based line of the nth occurrence of `needle` in `text`, searching from the first `after`."""
+    start = text.index(after) + len(after) - 1 if after is not None else -1
+    for _ in range(nth):
+        start = text.index(needle, start + 1)
+    return text.count("\n", 0, start) + 1
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.pass_context
+def _main(ctx: click.Context) -> None:
+    main(list(ctx.args))
+
+
+def run_cli(args: list[str], cwd: Path, *, subprocess_: bool = False) -> Run:
+    """`storyc ARGS` run in `cwd`: in-process through CliRunner, or as the venv's `storyc` executable."""
+    if subprocess_:
+        exe = Path(sys.executable).with_name("storyc")
+        proc = subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(_main, args, catch_exceptions=True)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # An exception that escaped main(): show it as the traceback a user would see.
+        import traceback
+
+        stderr += "".join(traceback.format_exception(result.exception))
+    return Run(result.exit_code, result.stdout, stderr)
+
+
+@pytest.fixture(name="run_cli", scope="session")
+def run_cli_fixture() -> Callable[..., Run]:
+    """The `run_cli` helper, for test modules (with --import-mode=importlib they cannot import conftest)."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def repo_at() -> Callable[[Path], Repo]:
+    """Repo(root) at a folder the test chose (e.g. from tmp_path_factory, for a module-scoped repo)."""
+    return Repo
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Callable[..., Repo]:
+    """Factory: repo(tasks=..., sprint=..., config=..., name=...) -> Repo under tmp_path.
+
+    `tasks` is a dict/list (dumped as JSON), a str or bytes; `sprint` and `config`
+    are text, each written only when given.
+    """
+    count = 0
+
+    def make(tasks: Any = None, sprint: str | None = None, config: str | None = None, name: str | None = None) -> Repo:
+        nonlocal count
+        count += 1
+        r = Repo(tmp_path / (name or f"repo{count}"))
+        r.root.mkdir(parents=True)
+        if tasks is not None:
+            r.tasks(tasks)
+        if sprint is not None:
+            r.sprint(sprint)
+        if config is not None:
+            r.config(config)
+        return r
+
+    return make
