@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from bisect import bisect_left
+from fnmatch import fnmatchcase, translate
 
 import networkx as nx
 
@@ -29,13 +30,16 @@ class StoryGraph:
     def __init__(self) -> None:
         self._g = nx.DiGraph()
         self._order: dict[str, int] = {}
+        self._waves: list[list[str]] | None = None  # cached until the graph changes
 
     def add_story(self, story_id: str, hours: float) -> None:
         self._order.setdefault(story_id, len(self._order))
         self._g.add_node(story_id, hours=hours)
+        self._waves = None
 
     def add_edge(self, before: str, after: str) -> None:
         self._g.add_edge(before, after)
+        self._waves = None
 
     def __contains__(self, story_id: str) -> bool:
         return story_id in self._g
@@ -66,7 +70,9 @@ class StoryGraph:
 
     def waves(self) -> list[list[str]]:
         """Stories grouped so that each wave needs only earlier waves."""
-        return [sorted(gen, key=self._order.__getitem__) for gen in nx.topological_generations(self._g)]
+        if self._waves is None:
+            self._waves = [sorted(gen, key=self._order.__getitem__) for gen in nx.topological_generations(self._g)]
+        return [list(wave) for wave in self._waves]
 
     def descendants(self, story_id: str) -> set[str]:
         return nx.descendants(self._g, story_id)
@@ -78,8 +84,10 @@ class StoryGraph:
         """The chain of stories with the most hours end to end, and those hours."""
         best: dict[str, tuple[float, str | None]] = {}
         hours = nx.get_node_attributes(self._g, "hours")
-        for node in self.topological_order():
-            preds = [(best[p][0], -self._order[p], p) for p in self._g.predecessors(node)]
+        pred = self._g.pred
+        # Any topological order will do: ties are broken by declaration order below.
+        for node in (node for wave in self.waves() for node in wave):
+            preds = [(best[p][0], -self._order[p], p) for p in pred[node]]
             top = max(preds) if preds else None
             best[node] = ((top[0] if top else 0.0) + hours[node], top[2] if top else None)
         if not best:
@@ -97,7 +105,6 @@ class StoryGraph:
         Stories sharing a path are chained in one topological order, so every
         added edge points forward in it and none can close a cycle.
         """
-        position = {s: i for i, s in enumerate(self.topological_order())}
         owners: dict[str, set[str]] = defaultdict(set)
         globs: list[tuple[str, str]] = []
         for story, paths in files.items():
@@ -105,22 +112,36 @@ class StoryGraph:
                 (globs.append((path, story)) if _MAGIC.search(path) else owners[path].add(story))
         literal_paths = sorted(owners)
         for pattern, story in globs:
-            for path in literal_paths:
-                if fnmatchcase(path, pattern):
-                    owners[path].add(story)
+            for path in _matching(pattern, literal_paths):
+                owners[path].add(story)
         for i, (p, s) in enumerate(globs):
             owners[p].add(s)
             for q, t in globs[i + 1 :]:
                 if s != t and _globs_overlap(p, q):
                     owners[p].add(t)
+        shared = sorted(path for path, stories in owners.items() if len(stories) > 1)
+        if not shared:
+            return []
+        # A fixed linear extension of the graph: every declared edge, and every
+        # edge added below, points forward in it, so no added edge closes a cycle.
+        position = {s: (n, self._order[s]) for n, wave in enumerate(self.waves()) for s in wave}
         added: list[OrderingEdge] = []
-        for path in sorted(owners):
+        for path in shared:
             chain = sorted(owners[path], key=position.__getitem__)
             for a, b in zip(chain, chain[1:]):
                 if not self.reaches(a, b):
-                    self._g.add_edge(a, b)
+                    self.add_edge(a, b)
                     added.append(OrderingEdge(a, b, path))
         return added
+
+
+def _matching(pattern: str, sorted_paths: list[str]) -> list[str]:
+    """The paths a glob matches: only those sharing its literal head are tried."""
+    head = _MAGIC.split(pattern, 1)[0]
+    start = bisect_left(sorted_paths, head)
+    end = bisect_left(sorted_paths, head + "\U0010ffff") if head else len(sorted_paths)
+    match = re.compile(translate(pattern)).match
+    return [path for path in sorted_paths[start:end] if match(path)]
 
 
 def _globs_overlap(p: str, q: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass, fields, is_dataclass
+from functools import cache
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 Size = Literal["XS", "S", "M", "L", "XL"]
 
@@ -36,10 +38,12 @@ class Story(BaseModel):
     gates: list[str] | None = Field(None, description="Overrides the policy's gates: names among typecheck, lint, test, integration, e2e.")
 
     # Where the story came from, for errors found late (a JSON path into tasks.json).
-    _pointer: tuple = PrivateAttr(default=())
-    _size_source: str = PrivateAttr(default="size")
-    _hours: float | None = PrivateAttr(default=None)
-    _children: list[str] = PrivateAttr(default_factory=list)
+    # No defaults on purpose: tasks.load_tasks sets all four on every story,
+    # and a default costs pydantic a deep copy per story (a third of a load).
+    _pointer: tuple
+    _size_source: str
+    _hours: float | None
+    _children: list[str]
 
 
 class TasksFile(BaseModel):
@@ -54,13 +58,16 @@ class TasksFile(BaseModel):
 
 
 # ---------------------------------------------------------------- the plan
+#
+# The plan is storyc's own output, built from values the compiler has already
+# checked: plain frozen dataclasses, cheap to make ten thousand of. `to_json`
+# turns any of them into JSON-ready values for plan.json.
+
+frozen = dataclass(frozen=True, slots=True)
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ResolvedPolicy(_Out):
+@frozen
+class ResolvedPolicy:
     model: str
     tier: str
     reviewer: bool
@@ -69,7 +76,8 @@ class ResolvedPolicy(_Out):
     gates: list[str]
 
 
-class PlannedStory(_Out):
+@frozen
+class PlannedStory:
     id: str
     title: str
     description: str
@@ -94,14 +102,17 @@ class PlannedStory(_Out):
     extra: dict[str, Any]
 
 
-class Edge(_Out):
-    source: str = Field(serialization_alias="from")
-    target: str = Field(serialization_alias="to")
+@frozen
+class Edge:
+    source: str
+    target: str
     kind: Literal["declared", "file", "subtask"]
     reason: str
+    JSON_NAMES: ClassVar[dict[str, str]] = {"source": "from", "target": "to"}
 
 
-class IntegrationPoint(_Out):
+@frozen
+class IntegrationPoint:
     name: str
     slug: str
     stories: list[str]
@@ -110,7 +121,8 @@ class IntegrationPoint(_Out):
     after_wave: int | None
 
 
-class SprintInfo(_Out):
+@frozen
+class SprintInfo:
     number: int | None
     name: str
     file: str | None
@@ -118,7 +130,8 @@ class SprintInfo(_Out):
     goal: str
 
 
-class Plan(_Out):
+@frozen
+class Plan:
     schema_version: int
     storyc_version: str
     project: str
@@ -138,3 +151,20 @@ class Plan(_Out):
     @property
     def targets(self) -> list[PlannedStory]:
         return [s for s in self.stories if s.target]
+
+
+def json_fields(value: Any) -> dict[str, Any]:
+    """A plan dataclass as a dict of its fields, in declaration order.
+
+    Shallow on purpose: pass it as `default=` to json.dumps, and the C encoder
+    calls it again for the dataclasses inside (a story's policy, say).
+    """
+    if not is_dataclass(value):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return {key: getattr(value, name) for name, key in _json_names(type(value))}
+
+
+@cache
+def _json_names(cls: type) -> tuple[tuple[str, str], ...]:
+    names = getattr(cls, "JSON_NAMES", {})
+    return tuple((f.name, names.get(f.name, f.name)) for f in fields(cls))

@@ -29,6 +29,8 @@ from .tasks import TaskFile, key_in, load_tasks
 SCHEMA_VERSION = 1
 TARGET_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED, Family.DEFERRED}
 OPEN_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED}
+ROLES = ("builder", "validator", "fix")  # the prompt templates a story uses
+ROLES_REVIEWED = (*ROLES, "reviewer")
 TEST_GATES = {"unit": ["test"], "unit+integration": ["test", "integration"], "full": ["test", "integration"], "full+e2e": ["test", "integration", "e2e"]}
 
 
@@ -185,9 +187,10 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) 
     tf, config = inputs.tasks, inputs.config
     waves = graph.waves()
     wave_of = {sid: n for n, wave in enumerate(waves, 1) for sid in wave}
-    stories = [_planned(s, inputs, graph, wave_of) for s in scope]
+    policies: dict[tuple, ResolvedPolicy] = {}  # one object per distinct (size, model, gates)
+    stories = [_planned(s, inputs, graph, wave_of, policies) for s in scope]
     in_graph = {s.id for s in stories if s.target}
-    edge = Edge.model_construct
+    edge = Edge
     edges = [edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
     edges += [edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._children if c in in_graph]
     edges += [edge(source=e.before, target=e.after, kind="file", reason=f"both change {e.path}") for e in ordering]
@@ -208,12 +211,12 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) 
     )
 
 
-def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str, int]) -> PlannedStory:
+def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str, int], policies: dict[tuple, ResolvedPolicy]) -> PlannedStory:
     tf, config = inputs.tasks, inputs.config
-    policy = resolve_policy(story, config, tf)
-    family = tf.family(story)
-    roles = ("builder", "validator", "fix") + (("reviewer",) if policy.reviewer else ())
-    known = {"id", "title", "description", "size", "depends_on", "files", "acceptance_criteria", "status", "priority", "epic", "model", "gates"}
+    key = (story.size, story.model, None if story.gates is None else tuple(story.gates))
+    policy = policies.get(key) or policies.setdefault(key, resolve_policy(story, config, tf))
+    target = story.id in graph
+    size = story.size or "M"
     fields = dict(
         id=story.id,
         title=story.title,
@@ -221,26 +224,25 @@ def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str,
         acceptance_criteria=story.acceptance_criteria,
         files=story.files,
         status=story.status,
-        family=family.value,
-        size=story.size or "M",
+        family=tf.family(story).value,
+        size=size,
         size_source=story._size_source,
-        hours=story._hours or SIZE_HOURS[story.size or "M"],
+        hours=story._hours or SIZE_HOURS[size],
         priority=None if story.priority is None else str(story.priority),
         epic=story.epic,
         depends_on=story.depends_on,
-        after=graph.needs(story.id) if story.id in graph else [],
+        after=graph.needs(story.id) if target else [],
         children=story._children,
         wave=wave_of.get(story.id),
         policy=policy,
         spec=spec_path(config.paths.build, story.id),
-        spec_sha256="",
-        prompt_digest=template_digest(inputs.templates, roles),
-        target=story.id in graph,
-        extra={k: v for k, v in (story.model_extra or {}).items() if k not in known},
+        prompt_digest=template_digest(inputs.templates, ROLES_REVIEWED if policy.reviewer else ROLES),
+        target=target,
+        extra=dict(story.model_extra or {}),
     )
-    # Built from values this module made itself: construct, do not re-validate (10,000 stories).
-    fields["spec_sha256"] = hashlib.sha256(spec_text(PlannedStory.model_construct(**fields)).encode()).hexdigest()
-    return PlannedStory.model_construct(**fields)
+    # The spec is made from the planned story, and its digest belongs to it.
+    digest = hashlib.sha256(spec_text(PlannedStory(**fields, spec_sha256="")).encode()).hexdigest()
+    return PlannedStory(**fields, spec_sha256=digest)
 
 
 def _sprint_info(inputs: Inputs) -> SprintInfo:

@@ -219,6 +219,7 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
     story._pointer = pointer
     story._size_source = source
     story._hours = hours
+    story._children = []
     return story
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import jinja2
 
-from .model import Plan, PlannedStory
+from .model import Edge, Plan, PlannedStory
 from .plan import TEST_GATES
 from .render import prompt_name, render
 
@@ -32,7 +32,7 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "rationale": _rationale(plan, targets),
         "graph_text": graph_text(plan),
         "mermaid": mermaid(plan),
-        "waves": [_wave(plan, n, ids, by_id) for n, ids in enumerate(plan.waves, 1)],
+        "waves": [_wave(plan, n, ids, by_id, ordered) for n, ids, ordered in _waves_with_ordering(plan)],
         "gates": _gates(plan),
         "matrix": [_matrix_row(size, row) for size, row in config["policy"].items()],
         "integration_strategy": _integration_strategy(plan),
@@ -101,8 +101,11 @@ def graph_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+_NOT_WORD = re.compile(r"[^A-Za-z0-9_]")
+
+
 def _node(sid: str) -> str:
-    return "s_" + re.sub(r"[^A-Za-z0-9_]", "_", sid)
+    return "s_" + _NOT_WORD.sub("_", sid)
 
 
 def mermaid(plan: Plan) -> str:
@@ -116,13 +119,22 @@ def mermaid(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _wave(plan: Plan, n: int, ids: list[str], by_id: dict[str, PlannedStory]) -> dict:
+def _waves_with_ordering(plan: Plan) -> list[tuple[int, list[str], list[Edge]]]:
+    """Each wave with the file-ordering edges that end in it."""
+    wave_of = {sid: n for n, ids in enumerate(plan.waves, 1) for sid in ids}
+    ordered: dict[int, list[Edge]] = {}
+    for edge in plan.edges:
+        if edge.kind == "file":
+            ordered.setdefault(wave_of[edge.target], []).append(edge)
+    return [(n, ids, ordered.get(n, [])) for n, ids in enumerate(plan.waves, 1)]
+
+
+def _wave(plan: Plan, n: int, ids: list[str], by_id: dict[str, PlannedStory], ordered: list[Edge]) -> dict:
     last = n == len(plan.waves)
     name = "Foundation" if n == 1 else ("Integration" if last else "Core Features")
     mode = "Parallel" if len(ids) > 1 else "Sequential"
     blocks = "" if last else f", blocks Wave {n + 1}" if plan.config["execution"]["barrier"] == "wave" else ""
     stories = [by_id[i] for i in ids]
-    ordered = [e for e in plan.edges if e.kind == "file" and e.target in ids]
     return {
         "number": n,
         "heading": f"Wave {n}: {name} ({mode}{blocks})",

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from storyc import __version__, api
+from storyc.compiler.model import json_fields
 from storyc.errors import EXIT_INTERNAL, StorycError
 
 ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True, help="The repository to work in.")
@@ -79,7 +80,7 @@ def check(sprint, tasks, with_deps, tag, fmt, root) -> None:
         "stories": len(plan.stories),
         "targets": len(plan.targets),
         "waves": len(plan.waves),
-        "ordering_edges": [e.model_dump(by_alias=True) for e in plan.edges if e.kind == "file"],
+        "ordering_edges": [json_fields(e) for e in plan.edges if e.kind == "file"],
         "critical_path": plan.critical_path,
     }
     if fmt == "json":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import shutil
@@ -61,7 +62,17 @@ def test_spec_rewritten_only_for_the_story_that_changed(shop: Path) -> None:
     tasks.write_text(json.dumps(data, indent=2) + "\n")
     report = api.build(shop).report
     assert "build/specs/US-005.md" in report.written
-    assert not [p for p in report.written if p.startswith("build/specs/") and p != "build/specs/US-005.md"]
+    assert [p for p in report.written if p.startswith("build/specs/")] == ["build/specs/SHA256SUMS", "build/specs/US-005.md"]
+
+
+def test_spec_digests_match_the_files_and_a_deleted_spec_comes_back(shop: Path) -> None:
+    api.build(shop)
+    specs = shop / "build/specs"
+    sums = dict(line.split("  ")[::-1] for line in (specs / "SHA256SUMS").read_text().splitlines())
+    assert sums == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in specs.glob("*.md")}
+    assert len(sums) == 6
+    (specs / "US-004.md").unlink()
+    assert api.build(shop).report.written == ["build/specs/SHA256SUMS", "build/specs/US-004.md"]
 
 
 def test_status_change_does_not_touch_specs(shop: Path) -> None:
