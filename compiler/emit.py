@@ -18,7 +18,7 @@ import jinja2
 
 from .model import Plan, json_fields
 from .render import render
-from .specs import SPEC_DIR, spec_text
+from .specs import SPEC_DIR
 from .view import document_view
 
 SUMS = "SHA256SUMS"
@@ -57,10 +57,6 @@ def dodo(plan: Plan) -> str:
     return DODO.format(plan=f"{plan.config['paths']['build']}/plan.json")
 
 
-def specs(plan: Plan) -> dict[str, str]:
-    return {s.spec: spec_text(s) for s in plan.stories if s.target}
-
-
 def spec_sums(plan: Plan) -> str:
     """The spec files' digests in sha256sum's format, so `sha256sum -c` checks them."""
     return "".join(sorted(f"{s.spec_sha256}  {s.spec.rsplit('/', 1)[-1]}\n" for s in plan.stories if s.target))
@@ -94,7 +90,7 @@ def artifacts(plan: Plan, env: jinja2.Environment) -> dict[str, str]:
     charge, and the digests of specs it did write no longer match it.
     """
     build = plan.config["paths"]["build"]
-    out = specs(plan)
+    out = dict(plan.spec_texts)
     out[f"{build}/{SPEC_DIR}/{SUMS}"] = spec_sums(plan)
     out[f"{build}/plan.json"] = plan_json(plan)
     out[f"{build}/ORCHESTRATION_PLAN.md"] = document(plan, env)

@@ -19,6 +19,16 @@ def size_for_hours(hours: float) -> str:
     return next((size for limit, size in SIZE_BANDS if hours < limit), "XL")
 
 
+@dataclass(slots=True)
+class Origin:
+    """Where a story sits in tasks.json, and what storyc derived while reading it."""
+
+    pointer: tuple  # the JSON path of the story, for errors found late
+    size_source: str  # size, estimated_hours, estimate, complexity or default
+    hours: float | None  # from an estimate; None when the size came from elsewhere
+    children: list[str]  # ids of its subtasks
+
+
 class Story(BaseModel):
     """One story of tasks.json, in the native shape. Unknown fields are kept."""
 
@@ -38,12 +48,10 @@ class Story(BaseModel):
     gates: list[str] | None = Field(None, description="Overrides the policy's gates: names among typecheck, lint, test, integration, e2e.")
 
     # Where the story came from, for errors found late (a JSON path into tasks.json).
-    # No defaults on purpose: tasks.load_tasks sets all four on every story,
-    # and a default costs pydantic a deep copy per story (a third of a load).
-    _pointer: tuple
-    _size_source: str
-    _hours: float | None
-    _children: list[str]
+    # What reading the story taught storyc. One private attribute, set by
+    # tasks.load_tasks, with no default: pydantic's private attributes cost a
+    # lookup each, and a default a deep copy per story.
+    _origin: Origin
 
 
 class TasksFile(BaseModel):
@@ -144,6 +152,8 @@ class Plan:
     critical_path: dict[str, Any]
     integration_points: list[IntegrationPoint]
     excluded: dict[str, list[str]]
+    spec_texts: dict[str, str]  # spec path -> the spec file's text; not in plan.json
+    JSON_NAMES: ClassVar[dict[str, str | None]] = {"spec_texts": None}
 
     def story(self, story_id: str) -> PlannedStory:
         return next(s for s in self.stories if s.id == story_id)
@@ -166,5 +176,6 @@ def json_fields(value: Any) -> dict[str, Any]:
 
 @cache
 def _json_names(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field, JSON key) pairs; JSON_NAMES renames a field, or leaves it out with None."""
     names = getattr(cls, "JSON_NAMES", {})
-    return tuple((f.name, names.get(f.name, f.name)) for f in fields(cls))
+    return tuple((f.name, key) for f in fields(cls) if (key := names.get(f.name, f.name)) is not None)

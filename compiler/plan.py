@@ -99,7 +99,7 @@ def link(inputs: Inputs, with_deps: bool) -> list[Story]:
                     hint=f"did you mean {', '.join(close)}?" if close else f"add it to {tf.path} or remove it from the sprint",
                 )
             chosen.add(ref.id)
-            chosen.update(by_id[ref.id]._children)
+            chosen.update(by_id[ref.id]._origin.children)
     else:
         chosen = {s.id for s in tf.stories if tf.family(s) in OPEN_FAMILIES}
     if with_deps:
@@ -119,7 +119,7 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
     graph = StoryGraph()
     targets = [s for s in scope if tf.family(s) in TARGET_FAMILIES]
     for story in targets:
-        graph.add_story(story.id, story._hours or SIZE_HOURS[story.size or "M"])
+        graph.add_story(story.id, story._origin.hours or SIZE_HOURS[story.size or "M"])
     for story in targets:
         for index, dep in enumerate(story.depends_on):
             # The line is looked up only on the error path: it costs a re-scan.
@@ -145,7 +145,7 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
                     else "pull it into scope with `storyc compile --with-deps`, add it to the sprint, or mark it done",
                 )
     for parent in targets:
-        for child in parent._children:
+        for child in parent._origin.children:
             if child in graph:
                 graph.add_edge(child, parent.id)
     if cycle := graph.cycle():
@@ -160,7 +160,7 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
 
 
 def _deps_key(tf: TaskFile, story: Story) -> str:
-    return key_in(tf, story._pointer, "depends_on")
+    return key_in(tf, story._origin.pointer, "depends_on")
 
 
 def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy:
@@ -188,11 +188,12 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) 
     waves = graph.waves()
     wave_of = {sid: n for n, wave in enumerate(waves, 1) for sid in wave}
     policies: dict[tuple, ResolvedPolicy] = {}  # one object per distinct (size, model, gates)
-    stories = [_planned(s, inputs, graph, wave_of, policies) for s in scope]
+    spec_texts: dict[str, str] = {}
+    stories = [_planned(s, inputs, graph, wave_of, policies, spec_texts) for s in scope]
     in_graph = {s.id for s in stories if s.target}
     edge = Edge
     edges = [edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
-    edges += [edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._children if c in in_graph]
+    edges += [edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._origin.children if c in in_graph]
     edges += [edge(source=e.before, target=e.after, kind="file", reason=f"both change {e.path}") for e in ordering]
     path, hours = graph.critical_path()
     return Plan(
@@ -208,15 +209,18 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) 
         critical_path={"stories": path, "hours": hours},
         integration_points=_integration_points(inputs, wave_of),
         excluded=_excluded(inputs, scope),
+        spec_texts=spec_texts,
     )
 
 
-def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str, int], policies: dict[tuple, ResolvedPolicy]) -> PlannedStory:
+def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str, int], policies: dict[tuple, ResolvedPolicy], spec_texts: dict[str, str]) -> PlannedStory:
+    """A story with its policy resolved; its spec text goes into `spec_texts` if it is a target."""
     tf, config = inputs.tasks, inputs.config
     key = (story.size, story.model, None if story.gates is None else tuple(story.gates))
     policy = policies.get(key) or policies.setdefault(key, resolve_policy(story, config, tf))
     target = story.id in graph
     size = story.size or "M"
+    origin = story._origin
     fields = dict(
         id=story.id,
         title=story.title,
@@ -226,13 +230,13 @@ def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str,
         status=story.status,
         family=tf.family(story).value,
         size=size,
-        size_source=story._size_source,
-        hours=story._hours or SIZE_HOURS[size],
+        size_source=origin.size_source,
+        hours=origin.hours or SIZE_HOURS[size],
         priority=None if story.priority is None else str(story.priority),
         epic=story.epic,
         depends_on=story.depends_on,
         after=graph.needs(story.id) if target else [],
-        children=story._children,
+        children=origin.children,
         wave=wave_of.get(story.id),
         policy=policy,
         spec=spec_path(config.paths.build, story.id),
@@ -240,9 +244,10 @@ def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str,
         target=target,
         extra=dict(story.model_extra or {}),
     )
-    # The spec is made from the planned story, and its digest belongs to it.
-    digest = hashlib.sha256(spec_text(PlannedStory(**fields, spec_sha256="")).encode()).hexdigest()
-    return PlannedStory(**fields, spec_sha256=digest)
+    text = spec_text(fields)
+    if target:
+        spec_texts[fields["spec"]] = text
+    return PlannedStory(**fields, spec_sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
 def _sprint_info(inputs: Inputs) -> SprintInfo:

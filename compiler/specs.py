@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-
-from .model import PlannedStory
+from collections.abc import Mapping
+from typing import Any
 
 SPEC_DIR = "specs"
 
@@ -15,34 +15,35 @@ def spec_path(build_dir: str, story_id: str) -> str:
     return f"{build_dir.rstrip('/')}/{SPEC_DIR}/{safe}.md"
 
 
-def spec_text(story: PlannedStory) -> str:
+def spec_text(story: Mapping[str, Any]) -> str:
     """Everything whose change must rebuild the story, and nothing else.
 
-    Status, priority and dependencies are left out on purpose: a status
-    written back, or an upstream change, must not look like a new spec.
+    `story` holds a planned story's fields (see model.PlannedStory). Status,
+    priority and dependencies are left out on purpose: a status written back,
+    or an upstream change, must not look like a new spec.
     """
-    extra, policy = story.extra, story.policy
+    extra, policy = story["extra"], story["policy"]
     lines = [
-        f"# {story.id}: {story.title}",
+        f"# {story['id']}: {story['title']}",
         "",
-        f"- Size: {story.size}",
+        f"- Size: {story['size']}",
         f"- Model: {policy.model}",
         f"- Reviewer: {'yes, ' + str(policy.review_passes) + ' pass(es)' if policy.reviewer else 'no'}",
         f"- Tests: {policy.tests}",
         f"- Gates: {', '.join(policy.gates) or 'none'}",
-        f"- Prompt templates: {story.prompt_digest}",
+        f"- Prompt templates: {story['prompt_digest']}",
         "",
         "## Description",
         "",
-        story.description.strip() or "(none)",
+        story["description"].strip() or "(none)",
         "",
         "## Acceptance criteria",
         "",
-        *([f"- {c}" for c in story.acceptance_criteria] or ["(none)"]),
+        *([f"- {c}" for c in story["acceptance_criteria"]] or ["(none)"]),
         "",
         "## Files in scope",
         "",
-        *([f"- {f}" for f in story.files] or ["(any)"]),
+        *([f"- {f}" for f in story["files"]] or ["(any)"]),
         "",
     ]
     for key, title in (("details", "Details"), ("testStrategy", "Test strategy"), ("test_strategy", "Test strategy")):

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from storyc.errors import InputError, Where
 
 from .jsonpos import JsonLocator, Pointer
-from .model import Story, size_for_hours
+from .model import Origin, Story, size_for_hours
 from .source import read_text
 from .statuses import KNOWN_HINT, Family, family_of, normalise
 
@@ -58,7 +58,7 @@ class TaskFile:
         return Where(str(self.path), self.locator.line_of(pointer))
 
     def where_story(self, story: Story, *rest: str | int) -> Where:
-        return self.where(story._pointer + rest)
+        return self.where(story._origin.pointer + rest)
 
     def family(self, story: Story) -> Family:
         return self._families[story.id]
@@ -159,7 +159,7 @@ def _stories(raw_tasks: list, prefix: Pointer, tf: TaskFile) -> list[Story]:
             sibling_ids = {str(s.get("id")) for s in subtasks if isinstance(s, dict)}
             for sub_index, sub in enumerate(subtasks):
                 child = _story(sub, pointer + ("subtasks", sub_index), tf, parent=story, siblings=sibling_ids)
-                story._children.append(child.id)
+                story._origin.children.append(child.id)
                 stories.append(child)
     return stories
 
@@ -216,10 +216,7 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
             where(pointer + (original,) + loc[1:]),
             hint=_FIELD_HINTS.get(str(key), "see `storyc schema` for the shape of a task"),
         ) from None
-    story._pointer = pointer
-    story._size_source = source
-    story._hours = hours
-    story._children = []
+    story._origin = Origin(pointer, source, hours, [])
     return story
 
 
@@ -360,4 +357,4 @@ def _check_statuses(tf: TaskFile) -> None:
 
 
 def _status_key(tf: TaskFile, story: Story) -> str:
-    return key_in(tf, story._pointer, "status")
+    return key_in(tf, story._origin.pointer, "status")

@@ -123,25 +123,25 @@ def test_tasks_key_with_integer_ids_and_aliases(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("hours", "size"), [(1.5, "XS"), (2, "S"), (5, "M"), (10, "L"), (20, "XL")])
 def test_estimated_hours_give_the_size_by_the_seed_bands(tmp_path: Path, hours: float, size: str) -> None:
     (story,) = loaded(tmp_path, {"stories": [{"id": "A", "estimated_hours": hours}]}).stories
-    assert (story.size, story._size_source, story._hours) == (size, "estimated_hours", float(hours))
+    assert (story.size, story._origin.size_source, story._origin.hours) == (size, "estimated_hours", float(hours))
 
 
 @pytest.mark.parametrize(("estimate", "size", "hours"), [("1.5d", "L", 12.0), ("3h", "S", 3.0), ("2 days", "XL", 16.0), ("90", "XL", 90.0)])
 def test_estimate_strings(tmp_path: Path, estimate: str, size: str, hours: float) -> None:
     (story,) = loaded(tmp_path, {"stories": [{"id": "A", "estimate": estimate}]}).stories
-    assert (story.size, story._size_source, story._hours) == (size, "estimate", hours)
+    assert (story.size, story._origin.size_source, story._origin.hours) == (size, "estimate", hours)
 
 
 @pytest.mark.parametrize(("complexity", "size"), [(1, "XS"), (3, "S"), (5, "M"), (7, "L"), (10, "XL")])
 def test_complexity_gives_the_size(tmp_path: Path, complexity: int, size: str) -> None:
     (story,) = loaded(tmp_path, {"stories": [{"id": "A", "complexity": complexity}]}).stories
-    assert (story.size, story._size_source) == (size, "complexity")
+    assert (story.size, story._origin.size_source) == (size, "complexity")
 
 
 def test_size_wins_over_estimates_and_default_is_M(tmp_path: Path) -> None:
     a, b = loaded(tmp_path, {"stories": [{"id": "A", "size": "xs", "estimated_hours": 20, "complexity": 9}, {"id": "B"}]}).stories
-    assert (a.size, a._size_source) == ("XS", "size")
-    assert (b.size, b._size_source) == ("M", "default")
+    assert (a.size, a._origin.size_source) == ("XS", "size")
+    assert (b.size, b._origin.size_source) == ("M", "default")
 
 
 TASKMASTER = {
@@ -171,7 +171,7 @@ def test_taskmaster_tagged_file_subtasks_and_sibling_deps(tmp_path: Path) -> Non
     assert tf.shape == "taskmaster:master"
     stories = {s.id: s for s in tf.stories}
     assert list(stories) == ["3", "5", "5.1", "5.2", "5.3"]
-    assert stories["5"]._children == ["5.1", "5.2", "5.3"]
+    assert stories["5"]._origin.children == ["5.1", "5.2", "5.3"]
     # A bare integer in a subtask names a sibling; "5.2" is already a full address; the parent's deps are inherited.
     assert stories["5.2"].depends_on == ["5.1", "3"]
     assert stories["5.3"].depends_on == ["5.2", "3"]
