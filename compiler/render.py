@@ -14,11 +14,15 @@ PACKAGE_TEMPLATES = Path(storyc.templates.__file__).resolve().parent
 ROLES = ("builder", "validator", "reviewer", "fix")
 
 
-@lru_cache(maxsize=8)
 def environment(user_dir: Path | None) -> jinja2.Environment:
     """Templates from `user_dir` first, then storyc's own."""
+    return _environment(user_dir if user_dir is not None and user_dir.is_dir() else None)
+
+
+@lru_cache(maxsize=8)  # per folder; jinja2 itself reloads a template whose file changed
+def _environment(user_dir: Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
-    if user_dir is not None and user_dir.is_dir():
+    if user_dir is not None:
         loaders.append(jinja2.FileSystemLoader(str(user_dir)))
     loaders.append(jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES)))
     return jinja2.Environment(

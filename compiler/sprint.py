@@ -29,6 +29,7 @@ ID_COLUMN = re.compile(r"^(id|story|story\s*id|key|ticket|task|task\s*id|#)$", r
 ID_WORDS = {"story", "task", "issue", "ticket", "us"}
 # An id token: letters, digits and - _ . inside, with at least one digit.
 ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]*[A-Za-z0-9])?")
+_PARENTHESISED = re.compile(r"\([^()]*\)")
 _MARKUP = re.compile(r"[*_`~]|\[[ xX]\]\s|!?\[([^\]]*)\]\([^)]*\)")
 
 
@@ -245,7 +246,9 @@ def _integration_rows(rows: list[tuple[int, list[str]]], sprint: Sprint) -> list
     out = []
     for line, cells in rows[1:]:
         name = _plain(cells[name_col]).strip("[] ")
-        stories = [t for t in ID_TOKEN.findall(_plain(cells[stories_col])) if any(ch.isdigit() for ch in t)]
+        # Ids, not the notes beside them: "US-001 → US-004 (wave 2)" names two stories.
+        involved = _PARENTHESISED.sub(" ", _plain(cells[stories_col]))
+        stories = [t for t in ID_TOKEN.findall(involved) if any(ch.isdigit() for ch in t)]
         # markdown-it pads a short row with empty cells, so check the cells, not their count.
         if not name or not stories or not cells[verify_col].strip():
             missing = "name" if not name else "stories" if not stories else "verification"

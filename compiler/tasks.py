@@ -231,28 +231,31 @@ _FIELD_HINTS = {
 
 def _dependencies(value: Any, pointer: Pointer, tf: TaskFile, parent: Story | None, siblings: set[str]) -> list[str]:
     if value is None:
-        deps: list[str] = []
+        value = []
     elif isinstance(value, (str, int)) and not isinstance(value, bool):
-        deps = [str(value)]
-    elif isinstance(value, list):
-        deps = []
-        for i, dep in enumerate(value):
-            if isinstance(dep, bool) or not isinstance(dep, (str, int)):
-                raise InputError(
-                    f"dependency {dep!r} is not a task id",
-                    tf.where(pointer + (key_in(tf, pointer, "depends_on"), i)),
-                    hint="dependencies are a list of task ids",
-                )
-            dep = str(dep).strip()
-            # Task Master: a bare number in a subtask names a sibling subtask.
-            if parent is not None and "." not in dep and dep in siblings:
-                dep = f"{parent.id}.{dep}"
-            deps.append(dep)
-    else:
+        value = [value]
+    if not isinstance(value, list):
         raise InputError(
             "dependencies must be a list of task ids", tf.where(pointer + (key_in(tf, pointer, "depends_on"),)),
             hint=_FIELD_HINTS["depends_on"] + ', e.g. ["US-001", "US-002"]',
         )
+    deps = []
+    for i, dep in enumerate(value):
+        if isinstance(dep, bool) or not isinstance(dep, (str, int)):
+            raise InputError(
+                f"dependency {dep!r} is not a task id",
+                tf.where(pointer + (key_in(tf, pointer, "depends_on"), i)),
+                hint="dependencies are a list of task ids",
+            )
+        dep = str(dep).strip()
+        if parent is not None:
+            # Task Master: a bare number in a subtask names a sibling subtask.
+            if "." not in dep and dep in siblings:
+                dep = f"{parent.id}.{dep}"
+            # A subtask is part of its parent: it cannot wait for it (the parent waits for it).
+            if dep == parent.id:
+                continue
+        deps.append(dep)
     if parent is not None:
         deps += [d for d in parent.depends_on if d not in deps]
     return list(dict.fromkeys(deps))

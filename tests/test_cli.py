@@ -75,6 +75,16 @@ def test_spec_digests_match_the_files_and_a_deleted_spec_comes_back(shop: Path) 
     assert api.build(shop).report.written == ["build/specs/SHA256SUMS", "build/specs/US-004.md"]
 
 
+def test_a_template_copied_into_the_repository_wins_and_restales_every_spec(shop: Path) -> None:
+    api.build(shop)
+    own = shop / ".storyc/templates/prompts/builder.md.j2"
+    own.parent.mkdir(parents=True)
+    own.write_text("Build {{ story.id }} the house way.\n")
+    report = api.build(shop).report
+    assert "\nBuild US-004 the house way.\n" in (shop / "build/ORCHESTRATION_PLAN.md").read_text()
+    assert len([p for p in report.written if p.endswith(".md") and "/specs/" in p]) == 6
+
+
 def test_status_change_does_not_touch_specs(shop: Path) -> None:
     api.build(shop)
     tasks = shop / "docs/tasks/tasks.json"

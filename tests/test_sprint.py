@@ -51,6 +51,11 @@ def test_escaped_pipes_stay_in_their_cell_and_short_rows_are_padded(tmp_path: Pa
     assert info.value.where.line == 5
 
 
+def test_notes_in_parentheses_are_not_story_ids(tmp_path: Path) -> None:
+    sprint = parse(tmp_path, "## Integration Points\n\n| Point | Stories | Verification |\n|---|---|---|\n| Cart | US-1 → US-4 (wave 2) | Integration test |\n")
+    assert sprint.integration[0].stories == ["US-1", "US-4"]
+
+
 def test_a_table_in_a_code_block_is_not_read(tmp_path: Path) -> None:
     sprint = parse(tmp_path, "## Stories\n\n```\n| ID |\n| -- |\n| US-7 |\n```\n\n- US-1 first\n- US-2 second\n")
     assert ids(sprint) == [("US-1", 9), ("US-2", 10)]

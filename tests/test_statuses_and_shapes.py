@@ -154,7 +154,7 @@ TASKMASTER = {
                 "status": "pending",
                 "dependencies": [3],
                 "subtasks": [
-                    {"id": 1, "title": "first", "status": "pending", "dependencies": []},
+                    {"id": 1, "title": "first", "status": "pending", "dependencies": [5]},  # its own parent: dropped
                     {"id": 2, "title": "second", "status": "in-progress", "dependencies": [1]},
                     {"id": 3, "title": "third", "status": "review", "dependencies": ["5.2"]},
                 ],
