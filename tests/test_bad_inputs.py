@@ -512,70 +512,26 @@ def _(r: Repo) -> Expect:
 # ------------------------------------------------------------------ storyc.toml / pyproject.toml
 
 
-@case("toml-invalid")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG.replace('kind = "scripted"', 'kind = "scripted'))
-    return Expect("storyc.toml", r.line_of("storyc.toml", 'kind = "scripted'), r"storyc\.toml is not valid TOML: ", r"quoting and brackets")
+def toml_case(id: str, config: str, marker: str, message: str, hint: str) -> None:
+    """A case that only rewrites storyc.toml: its fault is on the line holding `marker`."""
+
+    @case(id)
+    def _(r: Repo) -> Expect:
+        r.config(config)
+        return Expect("storyc.toml", r.line_of("storyc.toml", marker), message, hint)
 
 
-@case("toml-unknown-key-typo")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG.replace("test = ", "tset = "))
-    return Expect("storyc.toml", r.line_of("storyc.toml", "tset ="), r"unknown key `gates\.tset` in storyc\.toml", r"did you mean `test`\?")
-
-
-@case("toml-unknown-table")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG + "\n[gate]\nlint = \"ruff check\"\n")
-    return Expect("storyc.toml", r.line_of("storyc.toml", "[gate]\n"), r"unknown key `gate` in storyc\.toml", r"did you mean `gates`\?")
-
-
-@case("toml-invalid-policy-tests")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG + '\n[policy.S]\ntests = "unit"\n\n[policy.M]\ntests = "everything"\n')
-    return Expect("storyc.toml", r.line_of("storyc.toml", 'tests = "everything"'), r"invalid value for `policy\.M\.tests` in storyc\.toml: Input should be 'unit', 'unit\+integration', 'full' or 'full\+e2e'", r"\[policy\.XS\]")
-
-
-@case("toml-invalid-runner-kind")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG.replace('kind = "scripted"', 'kind = "gpt"'))
-    return Expect("storyc.toml", r.line_of("storyc.toml", 'kind = "gpt"'), r"invalid value for `runner\.kind` in storyc\.toml", r"anthropic, claude-code, command, scripted")
-
-
-@case("toml-invalid-max-attempts")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG.replace("max_attempts = 3", "max_attempts = 0"))
-    return Expect("storyc.toml", r.line_of("storyc.toml", "max_attempts = 0"), r"invalid value for `runner\.max_attempts` in storyc\.toml: Input should be greater than or equal to 1", r"max_attempts")
-
-
-@case("toml-statuses-to-a-non-family")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG + '\n[statuses]\nparked = "someday"\n')
-    return Expect("storyc.toml", r.line_of("storyc.toml", 'parked = "someday"'), r"invalid value for `statuses\.parked` in storyc\.toml: Input should be 'todo', 'in_progress', 'done', 'blocked', 'deferred' or 'cancelled'", r"todo, in_progress, done, blocked, deferred, cancelled")
-
-
-@case("toml-invalid-barrier")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG + '\n[execution]\nbarrier = "waves"\n')
-    return Expect("storyc.toml", r.line_of("storyc.toml", 'barrier = "waves"'), r"invalid value for `execution\.barrier`", r'"none" or "wave"')
-
-
-@case("toml-policy-for-an-unknown-size")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG + '\n[policy.XXL]\nmodel = "opus"\n')
-    return Expect("storyc.toml", r.line_of("storyc.toml", "[policy.XXL]"), r"(?!.*\[key\]).*\bXXL\b", r"\[policy\.XS\]")
-
-
-@case("toml-price-missing-a-field")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG + '\n[models.prices.claude-x]\ninput = 1.0\n')
-    return Expect("storyc.toml", r.line_of("storyc.toml", "[models.prices.claude-x]"), r".*`models\.prices\.claude-x\.output`.*[Ff]ield required", r"\S")
-
-
-@case("toml-gate-not-a-string")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG.replace('test = "python -m pytest -q"', 'test = ["pytest"]'))
-    return Expect("storyc.toml", r.line_of("storyc.toml", 'test = ["pytest"]'), r"invalid value for `gates\.test` in storyc\.toml: Input should be a valid string", r"shell command")
+toml_case("toml-invalid", GOOD_CONFIG.replace('kind = "scripted"', 'kind = "scripted'), 'kind = "scripted', r"storyc\.toml is not valid TOML: ", r"quoting and brackets")
+toml_case("toml-unknown-key-typo", GOOD_CONFIG.replace("test = ", "tset = "), "tset =", r"unknown key `gates\.tset` in storyc\.toml", r"did you mean `test`\?")
+toml_case("toml-unknown-table", GOOD_CONFIG + "\n[gate]\nlint = \"ruff check\"\n", "[gate]\n", r"unknown key `gate` in storyc\.toml", r"did you mean `gates`\?")
+toml_case("toml-invalid-policy-tests", GOOD_CONFIG + '\n[policy.S]\ntests = "unit"\n\n[policy.M]\ntests = "everything"\n', 'tests = "everything"', r"invalid value for `policy\.M\.tests` in storyc\.toml: Input should be 'unit', 'unit\+integration', 'full' or 'full\+e2e'", r"\[policy\.XS\]")
+toml_case("toml-invalid-runner-kind", GOOD_CONFIG.replace('kind = "scripted"', 'kind = "gpt"'), 'kind = "gpt"', r"invalid value for `runner\.kind` in storyc\.toml", r"anthropic, claude-code, command, scripted")
+toml_case("toml-invalid-max-attempts", GOOD_CONFIG.replace("max_attempts = 3", "max_attempts = 0"), "max_attempts = 0", r"invalid value for `runner\.max_attempts` in storyc\.toml: Input should be greater than or equal to 1", r"max_attempts")
+toml_case("toml-statuses-to-a-non-family", GOOD_CONFIG + '\n[statuses]\nparked = "someday"\n', 'parked = "someday"', r"invalid value for `statuses\.parked` in storyc\.toml: Input should be 'todo', 'in_progress', 'done', 'blocked', 'deferred' or 'cancelled'", r"todo, in_progress, done, blocked, deferred, cancelled")
+toml_case("toml-invalid-barrier", GOOD_CONFIG + '\n[execution]\nbarrier = "waves"\n', 'barrier = "waves"', r"invalid value for `execution\.barrier`", r'"none" or "wave"')
+toml_case("toml-policy-for-an-unknown-size", GOOD_CONFIG + '\n[policy.XXL]\nmodel = "opus"\n', "[policy.XXL]", r"(?!.*\[key\]).*\bXXL\b", r"\[policy\.XS\]")
+toml_case("toml-price-missing-a-field", GOOD_CONFIG + '\n[models.prices.claude-x]\ninput = 1.0\n', "[models.prices.claude-x]", r".*`models\.prices\.claude-x\.output`.*[Ff]ield required", r"\S")
+toml_case("toml-gate-not-a-string", GOOD_CONFIG.replace('test = "python -m pytest -q"', 'test = ["pytest"]'), 'test = ["pytest"]', r"invalid value for `gates\.test` in storyc\.toml: Input should be a valid string", r"shell command")
 
 
 @case("pyproject-unknown-key")
@@ -592,10 +548,7 @@ def _(r: Repo) -> Expect:
     return Expect("pyproject.toml", r.line_of("pyproject.toml", 'tests = "everything"'), r"invalid value for `policy\.M\.tests` in pyproject\.toml", r"\[policy\.XS\]")
 
 
-@case("toml-dotted-keys")
-def _(r: Repo) -> Expect:
-    r.config(GOOD_CONFIG + '\n[policy]\nS.tests = "unit"\nM.tests = "everything"\n')
-    return Expect("storyc.toml", r.line_of("storyc.toml", 'M.tests = "everything"'), r"invalid value for `policy\.M\.tests`", r"\[policy\.XS\]")
+toml_case("toml-dotted-keys", GOOD_CONFIG + '\n[policy]\nS.tests = "unit"\nM.tests = "everything"\n', 'M.tests = "everything"', r"invalid value for `policy\.M\.tests`", r"\[policy\.XS\]")
 
 
 # ------------------------------------------------------------------ helpers and the tests
