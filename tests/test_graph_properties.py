@@ -383,7 +383,8 @@ def test_compile_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
         write_tasks(root, dag, "Hash Seeds")
         code = "import sys; from pathlib import Path; from storyc import api; api.build(Path(sys.argv[1]))"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-c", code, str(root)], check=True, env=env, timeout=60)
+        # cwd: from the repository root, `python -c` would import the source folder storyc/, not the installed package.
+        subprocess.run([sys.executable, "-c", code, str(root)], check=True, env=env, timeout=60, cwd=tmp_path)
         trees.append(tree(root))
     assert all(t == trees[0] for t in trees[1:])
     assert b'"kind": "file"' in trees[0]["build/plan.json"], "the sample should exercise file ordering"
