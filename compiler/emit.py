@@ -7,6 +7,7 @@ that changes nothing touches nothing, and spec mtimes stay honest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -110,60 +111,64 @@ def write_artifacts(root: Path, files: dict[str, str], build: str, known: dict[s
     spec_prefix = f"{build}/{SPEC_DIR}/"
     present = {entry.name for entry in os.scandir(spec_dir)} if spec_dir.is_dir() else set()
     changed, unchanged = [], []
-    made: set[Path] = set()
+    folders: set[str] = set()  # made, or known to exist
     changed_specs = False
     for rel, text in files.items():
-        path = root / rel
+        path = os.path.join(root, rel)  # strings, not Paths: this loop runs once per story
         data = text.encode()
-        in_spec_dir = rel.startswith(spec_prefix)
-        if in_spec_dir and path.name not in present:
+        spec = rel[len(spec_prefix) :] if rel.startswith(spec_prefix) else None
+        if spec is not None and spec not in present:
             exists = same = False
-        elif in_spec_dir and rel in known:
+        elif spec is not None and rel in known:
             exists, same = True, known[rel] == hashlib.sha256(data).hexdigest()
         else:
             try:
-                exists, same = True, path.read_bytes() == data
+                with open(path, "rb") as handle:
+                    exists, same = True, handle.read() == data
             except OSError:
                 exists = same = False
         if same:
             unchanged.append(rel)
             continue
         changed.append(rel)
-        if in_spec_dir and not changed_specs:
+        if spec is not None and not changed_specs:
             # Until every spec is written, no digest may vouch for one: a compile
             # cut short then leaves no SHA256SUMS, and the next reads the files.
             (spec_dir / SUMS).unlink(missing_ok=True)
             changed_specs = True
-        if path.parent not in made:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made.add(path.parent)
+        folder = os.path.dirname(path)
+        if folder not in folders:
+            os.makedirs(folder, exist_ok=True)
+            folders.add(folder)
         # A new file is nobody's input yet: write it in place (half the cost of
         # a temporary file and a rename; if torn, its digest is not in SHA256SUMS).
         (atomic_write if exists else new_file)(path, data)
     removed = []
     for name in sorted(present):
-        rel = f"{build}/{SPEC_DIR}/{name}"
+        rel = f"{spec_prefix}{name}"
         if name.endswith(".md") and rel not in files:
             (spec_dir / name).unlink()
             removed.append(rel)
     return WriteReport(sorted(changed), sorted(unchanged), removed)
 
 
-def new_file(path: Path, data: bytes) -> None:
+def new_file(path: str | Path, data: bytes) -> None:
     """Create a file that does not exist yet (its folder does)."""
     with open(path, "xb") as handle:
         handle.write(data)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: str | Path, data: bytes) -> None:
     """Readers see the old bytes or the new, never a half-written file (its folder exists)."""
     # No fsync: these files are regenerated from the inputs at any time, so a
     # crash may lose the newest bytes but never leaves a torn file in place.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "xb") as handle:  # created 0666 less the umask, like any file
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise

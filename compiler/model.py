@@ -47,8 +47,7 @@ class Story(BaseModel):
     model: str | None = Field(None, description="Overrides the policy's model: a tier (haiku, sonnet, opus) or a model id.")
     gates: list[str] | None = Field(None, description="Overrides the policy's gates: names among typecheck, lint, test, integration, e2e.")
 
-    # Where the story came from, for errors found late (a JSON path into tasks.json).
-    # What reading the story taught storyc. One private attribute, set by
+    # Where the story came from and what reading it taught storyc. One private attribute, set by
     # tasks.load_tasks, with no default: pydantic's private attributes cost a
     # lookup each, and a default a deep copy per story.
     _origin: Origin
@@ -68,8 +67,8 @@ class TasksFile(BaseModel):
 # ---------------------------------------------------------------- the plan
 #
 # The plan is storyc's own output, built from values the compiler has already
-# checked: plain frozen dataclasses, cheap to make ten thousand of. `to_json`
-# turns any of them into JSON-ready values for plan.json.
+# checked: plain frozen dataclasses, cheap to make ten thousand of.
+# `json_fields` lets json's C encoder write them into plan.json.
 
 frozen = dataclass(frozen=True, slots=True)
 

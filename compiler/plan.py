@@ -191,10 +191,9 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) 
     spec_texts: dict[str, str] = {}
     stories = [_planned(s, inputs, graph, wave_of, policies, spec_texts) for s in scope]
     in_graph = {s.id for s in stories if s.target}
-    edge = Edge
-    edges = [edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
-    edges += [edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._origin.children if c in in_graph]
-    edges += [edge(source=e.before, target=e.after, kind="file", reason=f"both change {e.path}") for e in ordering]
+    edges = [Edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
+    edges += [Edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._origin.children if c in in_graph]
+    edges += [Edge(source=e.before, target=e.after, kind="file", reason=f"both change {e.path}") for e in ordering]
     path, hours = graph.critical_path()
     return Plan(
         schema_version=SCHEMA_VERSION,
