@@ -17,6 +17,7 @@ ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), 
 TASKS = click.option("--tasks", type=click.Path(dir_okay=False, path_type=Path), help="tasks.json to read (default: [paths] tasks).")
 TAG = click.option("--tag", help="Task Master tag to read (default: master).")
 WITH_DEPS = click.option("--with-deps", is_flag=True, help="Pull unfinished dependencies from outside the sprint into scope.")
+SHOWN_EDGES = 20  # ordering edges listed by compile; a 10,000-story sprint may have hundreds
 SPRINT = click.argument("sprint", required=False, type=click.Path(dir_okay=False, path_type=Path))
 
 
@@ -49,8 +50,11 @@ def compile(sprint, tasks, with_deps, tag, out, root) -> None:
     result = api.build(root, sprint, tasks, with_deps=with_deps, tag=tag, out=out)
     plan, report = result.plan, result.report
     click.echo(f"{plan.project}: {len(plan.targets)} stories to build in {len(plan.waves)} waves ({len(plan.stories) - len(plan.targets)} already done)")
-    for edge in (e for e in plan.edges if e.kind == "file"):
+    ordering = [e for e in plan.edges if e.kind == "file"]
+    for edge in ordering[:SHOWN_EDGES]:
         click.echo(f"  ordering edge {edge.source} -> {edge.target}: {edge.reason}")
+    if len(ordering) > SHOWN_EDGES:
+        click.echo(f"  ... and {len(ordering) - SHOWN_EDGES} more ordering edges (`storyc graph` shows them all)")
     click.echo(f"  wrote {len(report.written)} file(s), {len(report.unchanged)} unchanged" + (f", removed {len(report.removed)}" if report.removed else ""))
 
 

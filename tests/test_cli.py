@@ -169,3 +169,15 @@ def test_sprint_defaults_to_highest_numbered_file(shop: Path) -> None:
     later.write_text("# Sprint 10: Later\n\n## Stories\n\n- US-001 User model\n")
     plan = api.check(shop)
     assert plan.sprint.number == 10 and [s.id for s in plan.stories] == ["US-001"]
+
+
+def test_compile_lists_twenty_ordering_edges_then_counts_the_rest(tmp_path: Path) -> None:
+    stories = [{"id": f"S-{i:02d}", "title": f"Story {i}", "files": ["src/shared.py"]} for i in range(25)]
+    (tmp_path / "docs/tasks").mkdir(parents=True)
+    (tmp_path / "docs/tasks/tasks.json").write_text(json.dumps({"stories": stories}))
+    code, out, err = run(["compile", "--root", str(tmp_path)])
+    assert code == 0, err
+    assert out.count("ordering edge S-") == 20
+    assert "... and 4 more ordering edges" in out
+    code, out, _ = run(["graph", "--root", str(tmp_path)])
+    assert out.count("··→") == 24
