@@ -124,7 +124,8 @@ class IntegrationPoint:
     slug: str
     stories: list[str]
     verification: str
-    command: str | None
+    gate: str | None  # the [gates] entry its verification names (test, integration, e2e), if any
+    command: str | None  # what runs: a command written in backticks, else that gate's; None: nothing to run
     after_wave: int | None
 
 

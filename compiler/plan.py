@@ -295,41 +295,47 @@ def _integration_points(inputs: Inputs, wave_of: dict[str, int]) -> list[Integra
     known = {s.id for s in tf.stories}
     points, slugs = [], set()
     for row in sprint.integration:
-        for sid in row.stories:
-            if sid not in known:
-                raise InputError(
-                    f"integration point {row.name!r} names story {sid!r}, which is not in {tf.path.name}",
-                    sprint.where(row.line),
-                    hint="list story ids from tasks.json in the Stories Involved column",
-                )
+        # Every word of the cell that is a story id; a word with a digit must be one.
+        stories = [word for word in row.stories if word in known]
+        unknown = next((w for w in row.stories if w not in known and any(ch.isdigit() for ch in w)), None)
+        if unknown is not None or not stories:
+            raise InputError(
+                f"integration point {row.name!r} names story {unknown!r}, which is not in {tf.path.name}"
+                if unknown is not None
+                else f"integration point {row.name!r} names no story of {tf.path.name}",
+                sprint.where(row.line),
+                hint="list story ids from tasks.json in the Stories Involved column",
+            )
         slug = re.sub(r"[^a-z0-9]+", "-", row.name.lower()).strip("-") or "point"
         if slug in slugs:
             raise InputError(f"two integration points are both named {row.name!r}", sprint.where(row.line), hint="give each integration point its own name")
         slugs.add(slug)
+        gate, command = _verification(row.verification, inputs.config)
         points.append(
             IntegrationPoint(
                 name=row.name,
                 slug=slug,
-                stories=row.stories,
+                stories=stories,
                 verification=row.verification,
-                command=_verification_command(row.verification, inputs.config),
-                after_wave=max((wave_of[s] for s in row.stories if s in wave_of), default=None),
+                gate=gate,
+                command=command,
+                after_wave=max((wave_of[s] for s in stories if s in wave_of), default=None),
             )
         )
     return points
 
 
-def _verification_command(text: str, config: Config) -> str | None:
+def _verification(text: str, config: Config) -> tuple[str | None, str | None]:
+    """(gate, command) for a Verification cell: a command in backticks runs as
+    written; "E2E test", "Integration test" or "test" name a gate, whose command
+    runs (None when that gate is not configured); anything else is a manual check."""
     if m := re.search(r"`([^`]+)`", text):
-        return m.group(1)
+        return None, m.group(1)
     lowered = text.lower()
-    if "e2e" in lowered or "end-to-end" in lowered or "end to end" in lowered:
-        return config.gates.e2e
-    if "integration" in lowered:
-        return config.gates.integration
-    if "test" in lowered:
-        return config.gates.test
-    return None
+    for gate, words in (("e2e", ("e2e", "end-to-end", "end to end")), ("integration", ("integration",)), ("test", ("test",))):
+        if any(word in lowered for word in words):
+            return gate, getattr(config.gates, gate)
+    return None, None
 
 
 def _excluded(inputs: Inputs, scope: list[Story]) -> dict[str, list[str]]:

@@ -25,7 +25,7 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
     if user_dir is not None:
         loaders.append(jinja2.FileSystemLoader(str(user_dir)))
     loaders.append(jinja2.FileSystemLoader(str(PACKAGE_TEMPLATES)))
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -33,6 +33,13 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["cell"] = table_cell
+    return env
+
+
+def table_cell(text: object) -> str:
+    """Text made safe for one cell of a Markdown table: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def user_templates(root: Path, templates_path: str) -> Path:

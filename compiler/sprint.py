@@ -42,7 +42,7 @@ class StoryRef:
 @dataclass(frozen=True)
 class IntegrationRow:
     name: str
-    stories: list[str]
+    stories: list[str]  # the words of its Stories Involved cell that may be ids; the plan keeps the real ones
     verification: str
     line: int
 
@@ -220,10 +220,12 @@ def _table_ids(rows: list[tuple[int, list[str]]]) -> list[StoryRef]:
     if not rows:
         return []
     header = [_plain(c) for c in rows[0][1]]
-    column = next((k for k, name in enumerate(header) if ID_COLUMN.match(name)), 0)
+    named = next((k for k, name in enumerate(header) if ID_COLUMN.match(name)), None)
+    column = named or 0
     refs = []
     for line, cells in rows[1:]:
-        if column < len(cells) and (ref := _leading_id(_plain(cells[column]))):
+        # Under a header that names the id column, any id will do ("B", "auth"); else it needs a digit.
+        if column < len(cells) and (ref := _leading_id(_plain(cells[column]), any_id=named is not None)):
             refs.append(StoryRef(ref, line))
     return refs
 
@@ -248,7 +250,7 @@ def _integration_rows(rows: list[tuple[int, list[str]]], sprint: Sprint) -> list
         name = _plain(cells[name_col]).strip("[] ")
         # Ids, not the notes beside them: "US-001 → US-004 (wave 2)" names two stories.
         involved = _PARENTHESISED.sub(" ", _plain(cells[stories_col]))
-        stories = [t for t in ID_TOKEN.findall(involved) if any(ch.isdigit() for ch in t)]
+        stories = ID_TOKEN.findall(involved)
         # markdown-it pads a short row with empty cells, so check the cells, not their count.
         if not name or not stories or not cells[verify_col].strip():
             missing = "name" if not name else "stories" if not stories else "verification"
@@ -271,11 +273,14 @@ def _heading_id(text: str) -> str | None:
     return _leading_id(head)
 
 
-def _leading_id(text: str) -> str | None:
-    """The id a list item, cell or heading starts with ("US-001 …", "Story 1.1: …"), if any."""
+def _leading_id(text: str, any_id: bool = False) -> str | None:
+    """The id a list item, cell or heading starts with ("US-001 …", "Story 1.1: …"), if any.
+
+    Without `any_id`, only a word with a digit counts as an id, so that prose is not read as ids.
+    """
     tokens = ID_TOKEN.findall(text)[:2]
     if len(tokens) == 2 and tokens[0].lower() in ID_WORDS:
         tokens = tokens[1:]
-    if tokens and any(ch.isdigit() for ch in tokens[0]):
+    if tokens and (any_id or any(ch.isdigit() for ch in tokens[0])):
         return tokens[0]
     return None

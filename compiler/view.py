@@ -7,7 +7,9 @@ from collections import Counter
 
 import jinja2
 
-from .model import Edge, Plan, PlannedStory
+from storyc.words import count
+
+from .model import Edge, IntegrationPoint, Plan, PlannedStory
 from .plan import TEST_GATES
 from .render import prompt_name, render
 
@@ -21,13 +23,17 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
     targets = plan.targets
     by_id = {s.id: s for s in plan.stories}
     config = plan.config
+    done = [s for s in plan.stories if not s.target]
     return {
         "plan": plan,
         "config": config,
         "sprint_label": _sprint_label(plan),
-        "created": plan.sprint.date or "not dated (set `date:` in the sprint's front matter)",
+        "created": plan.sprint.date or ("not dated (set `date:` in the sprint's front matter)" if plan.sprint.file else "not dated (no sprint file)"),
+        "scope": _scope(plan, targets, done),
         "targets": targets,
-        "done": [s for s in plan.stories if not s.target],
+        "done": done,
+        "defaulted": [s.id for s in targets if s.size_source == "default"],
+        "haiku_sizes": "/".join(size for size, row in config["policy"].items() if row["model"] == "haiku"),
         "agents": _agents(plan, targets),
         "rationale": _rationale(plan, targets),
         "graph_text": graph_text(plan),
@@ -35,13 +41,24 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "waves": [_wave(plan, n, ids, by_id, ordered) for n, ids, ordered in _waves_with_ordering(plan)],
         "gates": _gates(plan),
         "matrix": [_matrix_row(size, row) for size, row in config["policy"].items()],
+        "integration_rows": [_integration_row(p) for p in plan.integration_points],
         "integration_strategy": _integration_strategy(plan),
+        "gate_failure": _gate_failure(plan),
         "prompts": _prompts(plan, env, targets),
         "ladder": _ladder(plan),
         "status_rows": _status_rows(plan, by_id),
         "active": [s for s in targets if s.family == "in_progress"],
         "file_edges": [e for e in plan.edges if e.kind == "file"],
     }
+
+
+def _scope(plan: Plan, targets: list[PlannedStory], done: list[PlannedStory]) -> str:
+    """The Stories in Scope cell: how many, from where, and what was left out."""
+    text = f"{len(plan.stories)} from `{plan.inputs['tasks']['path']}` ({len(targets)} to build, {len(done)} already done)"
+    if plan.sprint.file is None:
+        left = ", ".join(f"{len(ids)} {family.replace('_', ' ')}" for family, ids in plan.excluded.items())
+        text += f"; no sprint file, so every open story; not in scope: {left}" if left else "; no sprint file, so every open story"
+    return text
 
 
 def _sprint_label(plan: Plan) -> str:
@@ -53,7 +70,7 @@ def _sprint_label(plan: Plan) -> str:
 
 def _models_used(plan: Plan, stories: list[PlannedStory]) -> str:
     used = sorted({(s.policy.tier, s.policy.model) for s in stories})
-    return " / ".join(f"{tier.title()} ({model})" if tier != "custom" else model for tier, model in used) or "none"
+    return " / ".join(f"{tier.title()} ({model})" if tier != "custom" else model for tier, model in used) or "none (no story to build)"
 
 
 def _agents(plan: Plan, targets: list[PlannedStory]) -> list[dict]:
@@ -67,14 +84,14 @@ def _agents(plan: Plan, targets: list[PlannedStory]) -> list[dict]:
 
 
 def _rationale(plan: Plan, targets: list[PlannedStory]) -> list[str]:
-    count = Counter(s.policy.tier for s in targets)
+    per_tier = Counter(s.policy.tier for s in targets)
     sizes = lambda tier: ", ".join(sorted({s.size for s in targets if s.policy.tier == tier}, key=list(BANDS).index))  # noqa: E731
     lines = []
     for tier, why in (("haiku", "repetitive or simple work"), ("sonnet", "code generation and review"), ("opus", "critical work")):
-        if count[tier]:
-            lines.append(f"{tier.title()} for {why}: {count[tier]} stor{'y' if count[tier] == 1 else 'ies'} ({sizes(tier)})")
-    if count["custom"]:
-        lines.append(f"Models set per story: {count['custom']} stor{'y' if count['custom'] == 1 else 'ies'}")
+        if per_tier[tier]:
+            lines.append(f"{tier.title()} for {why}: {count(per_tier[tier], 'story', 'stories')} ({sizes(tier)})")
+    if per_tier["custom"]:
+        lines.append(f"Models set per story: {count(per_tier['custom'], 'story', 'stories')}")
     lines.append(f"Opus ({plan.config['models']['opus']}) only as the last rung of escalation; orchestration itself is deterministic code (storyc + doit)")
     return lines
 
@@ -101,22 +118,21 @@ def graph_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-_NOT_WORD = re.compile(r"[^A-Za-z0-9_]")
-
-
-def _node(sid: str) -> str:
-    return "s_" + _NOT_WORD.sub("_", sid)
-
-
 def mermaid(plan: Plan) -> str:
+    """A `graph LR` block; nodes are numbered, so no story id can break the syntax or collide."""
     lines = ["graph LR"]
+    node = {story.id: f"s{n}" for n, story in enumerate(plan.targets, 1)}
     for story in plan.targets:
-        title = story.title.replace('"', "'")
-        lines.append(f'  {_node(story.id)}["{story.id}: {title}"]')
+        lines.append(f'  {node[story.id]}["{_mermaid_text(f"{story.id}: {story.title}")}"]')
     for edge in plan.edges:
-        arrow = f"-. {edge.reason.removeprefix('both change ')} .->" if edge.kind == "file" else "-->"
-        lines.append(f"  {_node(edge.source)} {arrow} {_node(edge.target)}")
+        arrow = f'-.->|"{_mermaid_text(edge.reason.removeprefix("both change "))}"|' if edge.kind == "file" else "-->"
+        lines.append(f"  {node[edge.source]} {arrow} {node[edge.target]}")
     return "\n".join(lines)
+
+
+def _mermaid_text(text: str) -> str:
+    """Text for inside a quoted Mermaid label: one line, quotes as entities."""
+    return " ".join(text.split()).replace('"', "#quot;")
 
 
 def _waves_with_ordering(plan: Plan) -> list[tuple[int, list[str], list[Edge]]]:
@@ -141,17 +157,26 @@ def _wave(plan: Plan, n: int, ids: list[str], by_id: dict[str, PlannedStory], or
         "stories": [
             {
                 "id": s.id,
-                "title": s.title.replace("|", "\\|"),
+                "title": s.title,
                 "agent": "Builder" + (" + Reviewer" if s.policy.reviewer else ""),
                 "model": s.policy.tier.title() if s.policy.tier != "custom" else s.policy.model,
-                "size": s.size,
-                "deps": ", ".join(s.after) or "None",
+                "size": s.size + (" (default)" if s.size_source == "default" else ""),
+                "deps": _dependencies(s, by_id) or "None",
             }
             for s in stories
         ],
         "parallel": len(ids),
         "ordered": ordered,
     }
+
+
+def _dependencies(story: PlannedStory, by_id: dict[str, PlannedStory]) -> str:
+    """What a story waits for: its dependencies (those already done marked so),
+    its subtasks, and the stories storyc ordered before it for a shared file."""
+    deps = [d if d in by_id and by_id[d].target else f"{d} (done)" for d in story.depends_on]
+    deps += [f"{c} (subtask)" for c in story.children if c in story.after]
+    deps += [f"{a} (shared file)" for a in story.after if a not in story.depends_on and a not in story.children]
+    return ", ".join(deps)
 
 
 def _gates(plan: Plan) -> list[dict]:
@@ -176,6 +201,26 @@ def _matrix_row(size: str, row: dict) -> dict:
     if row["reviewer"]:
         reviewer = "Yes" if row["review_passes"] <= 1 else f"Yes + {row['review_passes'] - 1} more pass" + ("es" if row["review_passes"] > 2 else "")
     return {"size": BANDS[size], "reviewer": reviewer, "tests": TEST_WORDS[row["tests"]], "model": row["model"].title() if row["model"] in ("haiku", "sonnet", "opus") else row["model"]}
+
+
+def _integration_row(point: IntegrationPoint) -> dict:
+    """One row of section 4; the Verification cell says what really runs."""
+    verification = point.verification
+    if point.command is None:
+        verification += f" (skipped: no `{point.gate}` gate in [gates])" if point.gate else " (a manual check: nothing runs)"
+    elif "`" not in point.verification:
+        verification += f" (`{point.command}`)"
+    return {"name": point.name, "stories": " → ".join(point.stories), "verification": verification, "target": f"integration:{point.slug}"}
+
+
+def _gate_failure(plan: Plan) -> list[str]:
+    attempts = plan.config["runner"]["max_attempts"]
+    steps = ["Validator identifies specific failure (storyc keeps the gate's output)"]
+    if attempts > 1:
+        steps += ["Spawn fix agent with narrow scope", "Re-run quality gate", f"Max {attempts} attempts → human escalation"]
+    else:
+        steps += ["No fix attempt: `[runner] max_attempts = 1` → human escalation"]
+    return [f"{n}. {step}" for n, step in enumerate(steps, 1)]
 
 
 def _integration_strategy(plan: Plan) -> list[str]:
@@ -214,7 +259,8 @@ def _prompts(plan: Plan, env: jinja2.Environment, targets: list[PlannedStory]) -
         "builder": render(env, prompt_name("builder"), **context).rstrip(),
         "validator": render(env, prompt_name("validator"), **context).rstrip(),
         "reviewer": render(env, prompt_name("reviewer"), **context).rstrip(),
-        "fix": render(env, prompt_name("fix"), **{**context, "attempt": 2, "failure": failure}).rstrip(),
+        # With one attempt there is no fix attempt, and no fix prompt to show.
+        "fix": render(env, prompt_name("fix"), **{**context, "attempt": 2, "failure": failure}).rstrip() if context["max_attempts"] > 1 else None,
     }
 
 

@@ -12,6 +12,7 @@ import click
 from storyc import __version__, api
 from storyc.compiler.model import json_fields
 from storyc.errors import EXIT_INTERNAL, StorycError
+from storyc.words import count
 
 ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True, help="The repository to work in.")
 TASKS = click.option("--tasks", type=click.Path(dir_okay=False, path_type=Path), help="tasks.json to read (default: [paths] tasks).")
@@ -49,7 +50,7 @@ def compile(sprint, tasks, with_deps, tag, out, root) -> None:
     """
     result = api.build(root, sprint, tasks, with_deps=with_deps, tag=tag, out=out)
     plan, report = result.plan, result.report
-    click.echo(f"{plan.project}: {len(plan.targets)} stories to build in {len(plan.waves)} waves ({len(plan.stories) - len(plan.targets)} already done)")
+    click.echo(f"{plan.project}: {count(len(plan.targets), 'story', 'stories')} to build in {count(len(plan.waves), 'wave', 'waves')} ({len(plan.stories) - len(plan.targets)} already done)")
     ordering = [e for e in plan.edges if e.kind == "file"]
     for edge in ordering[:SHOWN_EDGES]:
         click.echo(f"  ordering edge {edge.source} -> {edge.target}: {edge.reason}")
@@ -90,7 +91,7 @@ def check(sprint, tasks, with_deps, tag, fmt, root) -> None:
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2))
     else:
-        click.echo(f"ok: {summary['targets']} stories to build in {summary['waves']} waves; critical path {' -> '.join(plan.critical_path['stories']) or 'empty'}")
+        click.echo(f"ok: {count(summary['targets'], 'story', 'stories')} to build in {count(summary['waves'], 'wave', 'waves')}; critical path {' -> '.join(plan.critical_path['stories']) or 'empty'}")
         for edge in summary["ordering_edges"]:
             click.echo(f"  ordering edge {edge['from']} -> {edge['to']}: {edge['reason']}")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from storyc.words import count
+
 
 def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
     """DOIT_CONFIG and a task generator for the plan next to `dodo_file`."""
@@ -32,11 +34,12 @@ def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
 def plan_tasks(plan: dict, plan_path: str):
     """One target per story to build, then wave-N, integration:<name> and sprint."""
     targets = [s for s in plan["stories"] if s["target"]]
+    gates = plan["config"]["gates"]
     for story in targets:
         policy = story["policy"]
         yield {
             "basename": story["id"],
-            "doc": f"{story['title']} [{story['size']}, {policy['model']}]",
+            "doc": f"{' '.join(story['title'].split())} [{story['size']}, {policy['model']}]",
             "actions": [(announce, [plan_path, "story", story["id"]])],
             "file_dep": [story["spec"]],
             "task_dep": list(story["after"]),
@@ -45,7 +48,7 @@ def plan_tasks(plan: dict, plan_path: str):
     for n, wave in enumerate(waves, 1):
         yield {
             "basename": f"wave-{n}",
-            "doc": f"wave {n} complete ({len(wave)} stories), then the integration gate",
+            "doc": f"wave {n} complete ({count(len(wave), 'story', 'stories')})" + (", then the integration gate" if gates["integration"] else ""),
             "actions": [(announce, [plan_path, "wave", str(n)])],
             "task_dep": list(wave) + ([f"wave-{n - 1}"] if n > 1 else []),
             "uptodate": [False],
@@ -60,7 +63,7 @@ def plan_tasks(plan: dict, plan_path: str):
         }
     yield {
         "basename": "sprint",
-        "doc": "the whole sprint: every wave, every integration point, then E2E and the summary",
+        "doc": "the whole sprint: every wave, every integration point" + (", then the E2E gate" if gates["e2e"] else "") + ", then the summary",
         "actions": [(announce, [plan_path, "sprint", ""])],
         "task_dep": [f"wave-{n}" for n in range(1, len(waves) + 1)] + [f"integration:{p['slug']}" for p in plan["integration_points"]],
         "uptodate": [False],

@@ -126,7 +126,8 @@ def test_graph_formats(shop: Path) -> None:
     code, dot, _ = run(["graph", "--root", str(shop), "--format", "dot"])
     assert code == 0 and '"US-004" -> "US-006";' in dot and "style=dashed" in dot
     code, mermaid, _ = run(["graph", "--root", str(shop), "--format", "mermaid"])
-    assert code == 0 and mermaid.startswith("graph LR") and "s_US_004 --> s_US_006" in mermaid
+    assert code == 0 and mermaid.startswith("graph LR") and "s4 --> s6" in mermaid
+    assert '  s2 -.->|"src/shop/__init__.py"| s3' in mermaid  # a dotted label must be quoted, or Mermaid stops at the dot
 
 
 def test_init_never_overwrites(tmp_path: Path) -> None:
@@ -181,3 +182,15 @@ def test_compile_lists_twenty_ordering_edges_then_counts_the_rest(tmp_path: Path
     assert "... and 4 more ordering edges" in out
     code, out, _ = run(["graph", "--root", str(tmp_path)])
     assert out.count("··→") == 24
+
+
+def test_mermaid_nodes_never_collide_and_labels_stay_quoted(tmp_path: Path) -> None:
+    stories = [
+        {"id": "A-1", "title": 'Say "hi"', "files": ["x.py"]},
+        {"id": "A.1", "title": "Two\nlines", "files": ["x.py"]},
+    ]
+    (tmp_path / "docs/tasks").mkdir(parents=True)
+    (tmp_path / "docs/tasks/tasks.json").write_text(json.dumps({"stories": stories}))
+    code, out, err = run(["graph", "--root", str(tmp_path), "--format", "mermaid"])
+    assert code == 0, err
+    assert out.splitlines()[1:] == ['  s1["A-1: Say #quot;hi#quot;"]', '  s2["A.1: Two lines"]', '  s1 -.->|"x.py"| s2']
