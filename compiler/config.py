@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,8 +21,8 @@ GATE_NAMES = ("typecheck", "lint", "test", "integration", "e2e")
 
 
 class _Section(BaseModel):
-    # A key storyc does not know is a typo until proven otherwise.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A key storyc does not know is a typo until proven otherwise; infinity is not a budget.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Paths(_Section):
@@ -34,6 +34,30 @@ class Paths(_Section):
     kanban: str = "docs/tasks/kanban_board.md"
     build: str = "build"
     templates: str = ".storyc/templates"
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, v: str | None) -> str | None:
+        if v is not None and "\0" in v:
+            raise ValueError("a path cannot hold a NUL character")
+        return v
+
+    @field_validator("build")
+    @classmethod
+    def _inside_the_repository(cls, v: str) -> str:
+        if problem := build_dir_problem(v):
+            raise ValueError(problem)
+        return v.strip().rstrip("/")
+
+
+def build_dir_problem(path: str) -> str | None:
+    """Why `path` cannot be the build folder (storyc writes and deletes there), or None."""
+    parts = PurePosixPath(path.strip().replace("\\", "/")).parts
+    if not parts or parts == (".",):
+        return "the build folder must be a folder below the repository root, such as build"
+    if parts[0] == "/" or ".." in parts or ":" in parts[0]:
+        return "the build folder must be a relative path inside the repository, such as build"
+    return None
 
 
 class Gates(_Section):
@@ -153,9 +177,16 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
                 hint="check quoting and brackets on that line",
             ) from None
         if table:
-            data = data.get(table[0], {}).get(table[1])
+            tool = data.get(table[0])
+            data = tool.get(table[1]) if isinstance(tool, dict) else None
             if data is None:
                 continue
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"[{'.'.join(table or ())}] in {name} is not a table",
+                Where(str(path), _line_of_key(text, list(table or ()))),
+                hint="write it as a table header, e.g. [tool.storyc.gates], with key = value lines below",
+            )
         return _validate(data, path, text, list(table or ())), path
     return Config(), None
 
@@ -201,6 +232,8 @@ _HINTS = {
     "gates.secrets": "secrets is true or false",
     "gates": "a gate is a shell command in a string",
     "paths": "a path is a string, relative to the repository root",
+    "paths.build": 'build is a folder inside the repository, such as "build"',
+    "runner.budget_usd": "budget_usd is a positive number of US dollars",
 }
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import jinja2
 
+from storyc.errors import OutputError, Where
+
 from .model import Plan, json_fields
 from .render import render
 from .specs import SPEC_DIR
@@ -105,11 +107,14 @@ def write_artifacts(root: Path, files: dict[str, str], build: str, known: dict[s
     `known` maps a path to the sha256 its file had when storyc last wrote it
     (build/specs/SHA256SUMS): such a file, if it still exists, is compared by
     digest instead of being read, which keeps a 10,000-story recompile fast.
+    Only files listed there are ever removed: storyc deletes nothing it did not write.
     """
     known = known or {}
     spec_dir = root / build / SPEC_DIR
     spec_prefix = f"{build}/{SPEC_DIR}/"
-    present = {entry.name for entry in os.scandir(spec_dir)} if spec_dir.is_dir() else set()
+    entries = list(os.scandir(spec_dir)) if spec_dir.is_dir() else []
+    present = {entry.name for entry in entries}
+    _check_room(root, files, spec_prefix, [entry for entry in entries if entry.is_dir()])
     changed, unchanged = [], []
     folders: set[str] = set()  # made, or known to exist
     changed_specs = False
@@ -131,25 +136,45 @@ def write_artifacts(root: Path, files: dict[str, str], build: str, known: dict[s
             unchanged.append(rel)
             continue
         changed.append(rel)
-        if spec is not None and not changed_specs:
-            # Until every spec is written, no digest may vouch for one: a compile
-            # cut short then leaves no SHA256SUMS, and the next reads the files.
-            (spec_dir / SUMS).unlink(missing_ok=True)
-            changed_specs = True
-        folder = os.path.dirname(path)
-        if folder not in folders:
-            os.makedirs(folder, exist_ok=True)
-            folders.add(folder)
-        # A new file is nobody's input yet: write it in place (half the cost of
-        # a temporary file and a rename; if torn, its digest is not in SHA256SUMS).
-        (atomic_write if exists else new_file)(path, data)
+        try:
+            if spec is not None and not changed_specs:
+                # Until every spec is written, no digest may vouch for one: a compile
+                # cut short then leaves no SHA256SUMS, and the next reads the files.
+                (spec_dir / SUMS).unlink(missing_ok=True)
+                changed_specs = True
+            folder = os.path.dirname(path)
+            if folder not in folders:
+                os.makedirs(folder, exist_ok=True)
+                folders.add(folder)
+            # A new file is nobody's input yet: write it in place (half the cost of
+            # a temporary file and a rename; if torn, its digest is not in SHA256SUMS).
+            (atomic_write if exists else new_file)(path, data)
+        except OSError as exc:
+            raise OutputError(f"cannot write {rel}: {exc.strerror or exc}", Where(path), hint="free the path, or choose another folder with --out or [paths] build") from None
     removed = []
     for name in sorted(present):
         rel = f"{spec_prefix}{name}"
-        if name.endswith(".md") and rel not in files:
-            (spec_dir / name).unlink()
+        if rel in known and rel not in files:
+            (spec_dir / name).unlink(missing_ok=True)
             removed.append(rel)
     return WriteReport(sorted(changed), sorted(unchanged), removed)
+
+
+def _check_room(root: Path, files: dict[str, str], spec_prefix: str, spec_folders: list[os.DirEntry]) -> None:
+    """Before the first write: every output folder can be a folder, and no output is a folder."""
+    folders = {os.path.dirname(rel) for rel in files if not rel.startswith(spec_prefix)} | {spec_prefix.rstrip("/")}
+    for folder in sorted(folders):
+        path = root / folder
+        while path != root and not path.exists():
+            path = path.parent
+        if not path.is_dir():
+            raise OutputError(f"{path} is a file, but storyc needs a folder there for {folder}/", Where(str(path)), hint="move the file, or choose another folder with --out or [paths] build")
+    for rel in files:
+        if not rel.startswith(spec_prefix) and (root / rel).is_dir():
+            raise OutputError(f"{rel} is a folder, but storyc writes a file there", Where(str(root / rel)), hint="move the folder away; storyc recreates the file")
+    for entry in spec_folders:
+        if f"{spec_prefix}{entry.name}" in files:
+            raise OutputError(f"{spec_prefix}{entry.name} is a folder, but storyc writes a spec file there", Where(entry.path), hint="move the folder away")
 
 
 def new_file(path: str | Path, data: bytes) -> None:

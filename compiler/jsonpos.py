@@ -13,7 +13,7 @@ from functools import cached_property
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_LITERALS = ("true", "false", "null")
+_LITERALS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")  # json.loads reads the last three too
 
 Pointer = tuple[str | int, ...]
 
@@ -34,7 +34,36 @@ class JsonLocator:
 
     @cached_property
     def _root(self) -> _Node:
-        return self._value(_WS.match(self.text, 0).end())[0]
+        """The tree of nodes, read with a loop and a stack of open containers: any depth json.loads reads."""
+        text, ws = self.text, _WS.match
+        open_: list[_Node] = []
+        key = ""
+        i = ws(text, 0).end()
+        while True:
+            node, i = self._value(i)
+            if not open_:
+                root = node
+            elif isinstance(open_[-1].children, dict):
+                open_[-1].children[key] = node  # json.loads keeps the last of duplicate keys: so does this
+            else:
+                open_[-1].children.append(node)
+            if node.children is not None:
+                open_.append(node)
+            i = ws(text, i).end()
+            while open_:  # close what ends here, then step to the next value (past its key in an object)
+                c = text[i]
+                if c in "]}":
+                    open_.pop()
+                    i = ws(text, i + 1).end()
+                    continue
+                if c == ",":
+                    i = ws(text, i + 1).end()
+                if isinstance(open_[-1].children, dict):
+                    key, i = json.decoder.scanstring(text, i + 1)
+                    i = ws(text, ws(text, i).end() + 1).end()  # past the colon
+                break
+            else:
+                return root
 
     def line_of(self, pointer: Pointer) -> int:
         """1-based line of the value at `pointer`, or of its deepest existing parent."""
@@ -50,11 +79,12 @@ class JsonLocator:
         return self.text.count("\n", 0, node.start) + 1
 
     def _value(self, i: int) -> tuple[_Node, int]:
+        """The node starting at `i` and where it ends; a container's node is empty, and ends after its bracket."""
         c = self.text[i]
         if c == "{":
-            return self._object(i)
+            return _Node(i, {}), i + 1
         if c == "[":
-            return self._array(i)
+            return _Node(i, []), i + 1
         if c == '"':
             return _Node(i), json.decoder.scanstring(self.text, i + 1)[1]
         match = _NUMBER.match(self.text, i)
@@ -64,28 +94,3 @@ class JsonLocator:
             if self.text.startswith(word, i):
                 return _Node(i), i + len(word)
         raise ValueError(f"not JSON at offset {i}")
-
-    def _object(self, start: int) -> tuple[_Node, int]:
-        children: dict[str, _Node] = {}
-        i = _WS.match(self.text, start + 1).end()
-        while self.text[i] != "}":
-            key, i = json.decoder.scanstring(self.text, i + 1)
-            i = _WS.match(self.text, i).end() + 1  # the colon
-            i = _WS.match(self.text, i).end()
-            node, i = self._value(i)
-            children.setdefault(key, node)
-            i = _WS.match(self.text, i).end()
-            if self.text[i] == ",":
-                i = _WS.match(self.text, i + 1).end()
-        return _Node(start, children), i + 1
-
-    def _array(self, start: int) -> tuple[_Node, int]:
-        children: list[_Node] = []
-        i = _WS.match(self.text, start + 1).end()
-        while self.text[i] != "]":
-            node, i = self._value(i)
-            children.append(node)
-            i = _WS.match(self.text, i).end()
-            if self.text[i] == ",":
-                i = _WS.match(self.text, i + 1).end()
-        return _Node(start, children), i + 1

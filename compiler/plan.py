@@ -17,7 +17,7 @@ import jinja2
 from storyc import __version__
 from storyc.errors import GraphError, InputError
 
-from .config import GATE_NAMES, Config, load_config
+from .config import GATE_NAMES, Config, build_dir_problem, load_config
 from .graph import StoryGraph
 from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
 from .render import environment, template_digest, user_templates
@@ -57,7 +57,10 @@ def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = No
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
     config, config_path = load_config(root)
-    if build:
+    if build is not None:
+        if problem := build_dir_problem(build):
+            raise InputError(f"--out {build!r}: {problem}", hint="for example: storyc compile --out build/sprint-3")
+        build = build.strip().rstrip("/")
         config = config.model_copy(update={"paths": config.paths.model_copy(update={"build": build})})
     tasks_file = load_tasks(tasks or root / config.paths.tasks, tag=tag, status_words=config.statuses)
     sprint_path = sprint or find_sprint(root, config)
@@ -91,15 +94,27 @@ def link(inputs: Inputs, with_deps: bool) -> list[Story]:
     if sprint is not None and sprint.stories is not None:
         chosen: set[str] = set()
         for ref in sprint.stories:
-            if ref.id not in by_id:
+            if ref.id in by_id:
+                family = [ref.id]  # the story, its subtasks, theirs, ...
+                while family:
+                    sid = family.pop()
+                    chosen.add(sid)
+                    family.extend(by_id[sid]._origin.children)
+            elif ref.certain:  # a word that only may be an id ("- Polish the UI") is prose when it is no story
                 close = difflib.get_close_matches(ref.id, list(by_id), n=3)
                 raise InputError(
                     f"the sprint names story {ref.id!r}, which is not in {tf.path.name}",
                     sprint.where(ref.line),
                     hint=f"did you mean {', '.join(close)}?" if close else f"add it to {tf.path} or remove it from the sprint",
                 )
-            chosen.add(ref.id)
-            chosen.update(by_id[ref.id]._origin.children)
+        if not chosen and sprint.stories_line is not None:  # front matter may say `stories: []`; a section must name one
+            seen = f"{sprint.stories[0].id!r} (line {sprint.stories[0].line}) is no story id of {tf.path.name}; " if sprint.stories else ""
+            raise InputError(
+                "the stories section names no story",
+                sprint.where(sprint.stories_line),
+                hint=seen + "list the stories under this heading as a table with a header row and a delimiter row"
+                " (| ID | Title | then | --- | --- |), a bullet list of ids (- US-001), or one heading per story (### US-001: Title)",
+            )
     else:
         chosen = {s.id for s in tf.stories if tf.family(s) in OPEN_FAMILIES}
     if with_deps:
@@ -118,7 +133,9 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
     known = {s.id: s for s in tf.stories}
     graph = StoryGraph()
     targets = [s for s in scope if tf.family(s) in TARGET_FAMILIES]
+    spec_names: dict[str, Story] = {}
     for story in targets:
+        _check_target_name(story, tf, spec_names)
         graph.add_story(story.id, story._origin.hours or SIZE_HOURS[story.size or "M"])
     for story in targets:
         for index, dep in enumerate(story.depends_on):
@@ -135,14 +152,17 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
                 )
             if dep in graph:
                 graph.add_edge(dep, story.id)
-            elif tf.family(known[dep]) != Family.DONE:
-                status, family = known[dep].status, tf.family(known[dep])
+            elif (family := tf.family(known[dep])) == Family.CANCELLED:
                 raise GraphError(
-                    f"story {story.id} depends on {dep}, which is outside this sprint and not done (status {status!r})",
+                    f"story {story.id} depends on {dep}, which is cancelled (status {known[dep].status!r})",
                     where(),
-                    hint=f"{dep} is {family.value}: drop the dependency, or reopen {dep} and add it to the sprint"
-                    if family == Family.CANCELLED
-                    else "pull it into scope with `storyc compile --with-deps`, add it to the sprint, or mark it done",
+                    hint=f"drop the dependency, or reopen {dep} and add it to the sprint",
+                )
+            elif family != Family.DONE:
+                raise GraphError(
+                    f"story {story.id} depends on {dep}, which is outside this sprint and not done (status {known[dep].status!r})",
+                    where(),
+                    hint="pull it into scope with `storyc compile --with-deps`, add it to the sprint, or mark it done",
                 )
     for parent in targets:
         for child in parent._origin.children:
@@ -157,6 +177,28 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
             hint="a story cannot wait for itself; remove one of these dependencies",
         )
     return graph
+
+
+# The names of the doit targets storyc makes besides the stories.
+RESERVED = re.compile(r"sprint|wave-\d+|integration:.*", re.I)
+
+
+def _check_target_name(story: Story, tf: TaskFile, spec_names: dict[str, Story]) -> None:
+    """A story's id names its doit target and its spec file: neither may clash."""
+    if RESERVED.fullmatch(story.id):
+        raise InputError(
+            f"story id {story.id!r} is also the name of a target storyc makes (sprint, wave-N, integration:<name>)",
+            tf.where_story(story, "id"),
+            hint="rename the story",
+        )
+    # Spec files are one per story; on macOS and Windows `US-1.md` and `us-1.md` are one file.
+    other = spec_names.setdefault(spec_path("", story.id).lower(), story)
+    if other is not story:
+        raise InputError(
+            f"story ids {other.id!r} and {story.id!r} differ only in case",
+            tf.where_story(story, "id"),
+            hint="rename one: their spec files would be one file on a case-insensitive file system",
+        )
 
 
 def _deps_key(tf: TaskFile, story: Story) -> str:
@@ -189,7 +231,9 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) 
     wave_of = {sid: n for n, wave in enumerate(waves, 1) for sid in wave}
     policies: dict[tuple, ResolvedPolicy] = {}  # one object per distinct (size, model, gates)
     spec_texts: dict[str, str] = {}
-    stories = [_planned(s, inputs, graph, wave_of, policies, spec_texts) for s in scope]
+    # Reviewed or not: the prompt templates a story uses, as one digest each.
+    digests = {reviewed: template_digest(inputs.templates, ROLES_REVIEWED if reviewed else ROLES) for reviewed in (False, True)}
+    stories = [_planned(s, inputs, graph, wave_of, policies, digests, spec_texts) for s in scope]
     in_graph = {s.id for s in stories if s.target}
     edges = [Edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
     edges += [Edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._origin.children if c in in_graph]
@@ -212,7 +256,15 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) 
     )
 
 
-def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str, int], policies: dict[tuple, ResolvedPolicy], spec_texts: dict[str, str]) -> PlannedStory:
+def _planned(
+    story: Story,
+    inputs: Inputs,
+    graph: StoryGraph,
+    wave_of: dict[str, int],
+    policies: dict[tuple, ResolvedPolicy],
+    digests: dict[bool, str],
+    spec_texts: dict[str, str],
+) -> PlannedStory:
     """A story with its policy resolved; its spec text goes into `spec_texts` if it is a target."""
     tf, config = inputs.tasks, inputs.config
     key = (story.size, story.model, None if story.gates is None else tuple(story.gates))
@@ -239,7 +291,7 @@ def _planned(story: Story, inputs: Inputs, graph: StoryGraph, wave_of: dict[str,
         wave=wave_of.get(story.id),
         policy=policy,
         spec=spec_path(config.paths.build, story.id),
-        prompt_digest=template_digest(inputs.templates, ROLES_REVIEWED if policy.reviewer else ROLES),
+        prompt_digest=digests[policy.reviewer],
         target=target,
         extra=dict(story.model_extra or {}),
     )
@@ -293,7 +345,7 @@ def _integration_points(inputs: Inputs, wave_of: dict[str, int]) -> list[Integra
     if sprint is None:
         return []
     known = {s.id for s in tf.stories}
-    points, slugs = [], set()
+    points, slugs = [], {}
     for row in sprint.integration:
         # Every word of the cell that is a story id; a word with a digit must be one.
         stories = [word for word in row.stories if word in known]
@@ -306,10 +358,17 @@ def _integration_points(inputs: Inputs, wave_of: dict[str, int]) -> list[Integra
                 sprint.where(row.line),
                 hint="list story ids from tasks.json in the Stories Involved column",
             )
-        slug = re.sub(r"[^a-z0-9]+", "-", row.name.lower()).strip("-") or "point"
-        if slug in slugs:
-            raise InputError(f"two integration points are both named {row.name!r}", sprint.where(row.line), hint="give each integration point its own name")
-        slugs.add(slug)
+        # Letters and digits of any script ("Корзина"); "point" only when none is left.
+        slug = re.sub(r"[\W_]+", "-", row.name.lower()).strip("-") or "point"
+        if first := slugs.get(slug):
+            raise InputError(
+                f"two integration points are both named {row.name!r} (lines {first.line} and {row.line})"
+                if first.name == row.name
+                else f"integration points {first.name!r} (line {first.line}) and {row.name!r} (line {row.line}) both get the slug {slug!r}",
+                sprint.where(row.line),
+                hint=f"give each integration point its own name (its slug names the doit target integration:{slug})",
+            )
+        slugs[slug] = row
         gate, command = _verification(row.verification, inputs.config)
         points.append(
             IntegrationPoint(

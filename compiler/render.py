@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import traceback
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 
 import storyc.templates
+from storyc.errors import InputError, Where
 
 PACKAGE_TEMPLATES = Path(storyc.templates.__file__).resolve().parent
 ROLES = ("builder", "validator", "reviewer", "fix")
@@ -47,21 +49,47 @@ def user_templates(root: Path, templates_path: str) -> Path:
 
 
 def render(env: jinja2.Environment, name: str, **context) -> str:
-    return env.get_template(name).render(**context)
+    """A template rendered; a fault in a user's copy is reported like any bad input."""
+    try:
+        return env.get_template(name).render(**context)
+    except (jinja2.TemplateError, UnicodeDecodeError) as exc:
+        raise _template_error(env, name, exc) from None
 
 
 def prompt_name(role: str) -> str:
     return f"prompts/{role}.md.j2"
 
 
-@lru_cache(maxsize=64)
-def _source_digest(env: jinja2.Environment, name: str) -> str:
-    source, _, _ = env.loader.get_source(env, name)
-    return hashlib.sha256(source.encode()).hexdigest()
-
-
-@lru_cache(maxsize=64)
 def template_digest(env: jinja2.Environment, roles: tuple[str, ...]) -> str:
     """One digest of the prompt templates a story uses: editing one makes it stale."""
-    parts = "".join(f"{role}:{_source_digest(env, prompt_name(role))}\n" for role in roles)
-    return hashlib.sha256(parts.encode()).hexdigest()[:16]
+    parts = []
+    for role in roles:
+        try:
+            source, _, _ = env.loader.get_source(env, prompt_name(role))
+        except (jinja2.TemplateError, UnicodeDecodeError) as exc:
+            raise _template_error(env, prompt_name(role), exc) from None
+        parts.append(f"{role}:{hashlib.sha256(source.encode()).hexdigest()}\n")
+    return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
+
+
+def _template_error(env: jinja2.Environment, name: str, exc: Exception) -> InputError:
+    """The template file and line at fault, from a jinja2 error or the frame it rose in."""
+    file, line = getattr(exc, "filename", None), getattr(exc, "lineno", None) or 0
+    if file is None:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+        file, line = (frames[-1].filename, frames[-1].lineno or 0) if frames else (_template_file(env, name), 0)
+    reason = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else f"fails: {getattr(exc, 'message', None) or exc}"
+    return InputError(
+        f"template {name} {reason}",
+        Where(str(file), line),
+        hint=f"fix your copy, or delete it to use storyc's own (in {PACKAGE_TEMPLATES})",
+    )
+
+
+def _template_file(env: jinja2.Environment, name: str) -> str:
+    """The file a template name resolves to: a user's copy first."""
+    for loader in getattr(env.loader, "loaders", [env.loader]):
+        for folder in getattr(loader, "searchpath", []):
+            if (path := Path(folder) / name).is_file():
+                return str(path)
+    return name

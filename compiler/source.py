@@ -18,8 +18,11 @@ def read_text(path: Path) -> str:
         ) from None
     except IsADirectoryError:
         raise InputError(f"{path} is a directory, not a file", Where(str(path)), hint="name a file inside it, e.g. docs/sprints/sprint-001.md") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", Where(str(path))) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise InputError(
+            f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", Where(str(path)),
+            hint="check the path and its permissions (given on the command line or under [paths] in storyc.toml)",
+        ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -27,16 +27,20 @@ GOAL_HEADING = re.compile(r"^(sprint\s+)?goals?$", re.I)
 TITLE = re.compile(r"^sprint\s*#?\s*(\d+)\s*(?:[:\-–—.|]\s*)?(.*)$", re.I)
 ID_COLUMN = re.compile(r"^(id|story|story\s*id|key|ticket|task|task\s*id|#)$", re.I)
 ID_WORDS = {"story", "task", "issue", "ticket", "us"}
-# An id token: letters, digits and - _ . inside, with at least one digit.
+# An id token: letters, digits and - _ . inside.
 ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]*[A-Za-z0-9])?")
+# What separates the ids of one table cell: "US-1, US-2", "US-3 and US-4", "US-5 / US-6".
+ID_LIST = re.compile(r"[,;/]|\band\b", re.I)
 _PARENTHESISED = re.compile(r"\([^()]*\)")
 _MARKUP = re.compile(r"[*_`~]|\[[ xX]\]\s|!?\[([^\]]*)\]\([^)]*\)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoryRef:
     id: str
     line: int
+    # False when the word only may be an id (a leading word without a digit): the plan keeps it if it is a story id.
+    certain: bool = True
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Sprint:
     date: str | None = None
     goal: str = ""
     stories: list[StoryRef] | None = None  # None: the file has no stories section
+    stories_line: int | None = None  # the stories section's heading; None when front matter lists the stories
     integration: list[IntegrationRow] = field(default_factory=list)
 
     def where(self, line: int) -> Where:
@@ -87,10 +92,13 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
         raise InputError("front matter opened with `---` is never closed", Where(str(path), 1), hint="end the YAML front matter with a line `---`")
     raw = text[4 : 4 + end.start()]
     try:
-        meta = yaml.safe_load(raw) or {}
+        meta = yaml.load(raw, _Loader) or {}
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", 0) + 2
-        raise InputError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}", Where(str(path), line), hint="front matter holds `key: value` lines") from None
+        hint = getattr(exc, "note", None) or "front matter holds `key: value` lines"
+        raise InputError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}", Where(str(path), line), hint=hint) from None
+    except Exception as exc:  # e.g. RecursionError: YAML nested too deep
+        raise InputError(f"front matter cannot be read: {type(exc).__name__}", Where(str(path), 1), hint="front matter holds `key: value` lines") from None
     if not isinstance(meta, dict):
         raise InputError("front matter must be `key: value` pairs", Where(str(path), 2), hint="for example:\n---\nsprint: 3\nname: Auth foundation\n---")
     consumed = 4 + end.end()
@@ -98,10 +106,24 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
     return meta, text[consumed:], text.count("\n", 0, consumed)
 
 
+class _Loader(yaml.SafeLoader):
+    """safe_load, but an impossible date (2024-13-45) is a YAML error at its line, not a ValueError."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a date: {exc}", node.start_mark, "write a date as YYYY-MM-DD, or quote the value") from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def _apply_meta(sprint: Sprint, meta: dict, text: str) -> None:
     for key in ("sprint", "number"):
         value = meta.get(key)
-        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        # isdecimal, not isdigit: int() cannot read "²"; and a YAML `true` is no number.
+        if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.strip().isdecimal()):
             sprint.number = int(value)
             break
     if isinstance(meta.get("name"), str):
@@ -116,7 +138,7 @@ def _apply_meta(sprint: Sprint, meta: dict, text: str) -> None:
         sprint.goal = meta["goal"].strip()
     if isinstance(meta.get("stories"), list):
         line = next((i + 1 for i, l in enumerate(text.splitlines()) if l.startswith("stories")), 1)
-        sprint.stories = [StoryRef(str(s).strip(), line) for s in meta["stories"]]
+        sprint.stories, sprint.stories_line = [StoryRef(str(s).strip(), line) for s in meta["stories"]], None
 
 
 def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
@@ -126,6 +148,7 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
     section_level = 0
     under_story_heading = False
     list_depth = 0
+    title_seen = False
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -133,7 +156,11 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
         if tok.type == "heading_open":
             level = int(tok.tag[1])
             heading = _plain(tokens[i + 1].content)
-            if level == 1 and not sprint.name and sprint.number is None:
+            # The document's title names the sprint and opens no section, even
+            # "# Sprint 7: Synthetic load (10000 stories)".
+            is_title = level == 1 and not title_seen
+            title_seen = title_seen or level == 1
+            if is_title and not sprint.name and sprint.number is None:
                 if m := TITLE.match(heading):
                     sprint.number, sprint.name = int(m.group(1)), m.group(2).strip()
                 else:
@@ -141,15 +168,17 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
             if section and level <= section_level:
                 section = None
             if section == "stories":
-                ref = _heading_id(heading)
-                under_story_heading = ref is not None
+                ref = _heading_id(heading, line)
+                # Under a story's heading, its lists and tables are its own text, not ids.
+                under_story_heading = ref is not None and ref.certain
                 if ref:
-                    refs.append(StoryRef(ref, line))
-            elif section is None:
+                    refs.append(ref)
+            elif section is None and not is_title:
                 if INTEGRATION_HEADING.search(heading):
                     section, section_level = "integration", level
                 elif STORIES_HEADING.search(heading):
                     section, section_level, under_story_heading = "stories", level, False
+                    sprint.stories_line = sprint.stories_line or line
                 elif GOAL_HEADING.match(heading):
                     section, section_level = "goal", level
             i += 3
@@ -172,15 +201,21 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
             elif not sprint.goal and (m := re.search(r"^(?:sprint\s+)?goal\s*:\s*(.+)$", content, re.I | re.M)):
                 sprint.goal = m.group(1).strip()
             if section == "stories" and not under_story_heading and list_depth == 1 and tokens[i - 2].type == "list_item_open":
-                if ref := _leading_id(content):
-                    refs.append(StoryRef(ref, (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line))
+                if ref := _leading_id(content, (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line):
+                    refs.append(ref)
         i += 1
     if refs:
         seen: dict[str, StoryRef] = {}
         for ref in refs:
-            seen.setdefault(ref.id, ref)
+            if seen.setdefault(ref.id, ref).certain < ref.certain:
+                seen[ref.id] = ref  # a certain reference wins: an unknown id must not hide behind a possible one
         sprint.stories = list(seen.values())
-    elif any(t.type == "heading_open" and STORIES_HEADING.search(_plain(tokens[k + 1].content)) for k, t in enumerate(tokens) if t.type == "heading_open"):
+    elif sprint.stories_line is None:
+        # A stories heading inside another section still says the sprint has a (here empty) stories section.
+        sprint.stories_line = next(
+            ((t.map[0] + 1 + offset) for k, t in enumerate(tokens) if t.type == "heading_open" and t.map and STORIES_HEADING.search(_plain(tokens[k + 1].content))), None
+        )
+    if sprint.stories is None and sprint.stories_line is not None:
         sprint.stories = []
 
 
@@ -221,12 +256,16 @@ def _table_ids(rows: list[tuple[int, list[str]]]) -> list[StoryRef]:
         return []
     header = [_plain(c) for c in rows[0][1]]
     named = next((k for k, name in enumerate(header) if ID_COLUMN.match(name)), None)
-    column = named or 0
+    # Under a header that names the id column, any id will do ("B", "auth"); else a word without a digit only may be one.
+    column, certain = named or 0, named is not None
     refs = []
     for line, cells in rows[1:]:
-        # Under a header that names the id column, any id will do ("B", "auth"); else it needs a digit.
-        if column < len(cells) and (ref := _leading_id(_plain(cells[column]), any_id=named is not None)):
-            refs.append(StoryRef(ref, line))
+        if column < len(cells):
+            cell = _plain(cells[column])
+            if "," in cell or ";" in cell or "/" in cell or " " in cell:  # several stories? "US-1, US-2", "US-3 and US-4"
+                refs.extend(ref for part in ID_LIST.split(cell) if (ref := _leading_id(part, line, certain)))
+            elif ref := _leading_id(cell, line, certain):
+                refs.append(ref)
     return refs
 
 
@@ -268,19 +307,22 @@ def _plain(text: str) -> str:
     return _MARKUP.sub(lambda m: m.group(1) or "", text).strip()
 
 
-def _heading_id(text: str) -> str | None:
+def _heading_id(text: str, line: int) -> StoryRef | None:
     head = re.split(r"\s*[:–—]\s+|\s+[-|]\s+", text, maxsplit=1)[0]
-    return _leading_id(head)
+    ref = _leading_id(head, line)
+    # A heading of a few words without a digit ("Out of scope") is a title; a single word may be an id.
+    return ref if ref and (ref.certain or ref.id == head.split()[-1]) else None
 
 
-def _leading_id(text: str, any_id: bool = False) -> str | None:
+def _leading_id(text: str, line: int, certain: bool = False) -> StoryRef | None:
     """The id a list item, cell or heading starts with ("US-001 …", "Story 1.1: …"), if any.
 
-    Without `any_id`, only a word with a digit counts as an id, so that prose is not read as ids.
+    A word with a digit surely is an id; a word without one only may be (unless `certain`),
+    and the plan keeps it only if it is a story id, so that prose is not read as ids.
     """
     tokens = ID_TOKEN.findall(text)[:2]
     if len(tokens) == 2 and tokens[0].lower() in ID_WORDS:
         tokens = tokens[1:]
-    if tokens and (any_id or any(ch.isdigit() for ch in tokens[0])):
-        return tokens[0]
-    return None
+    if not tokens:
+        return None
+    return StoryRef(tokens[0], line, certain or any(ch.isdigit() for ch in tokens[0]))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +35,9 @@ SIZE_WORDS = {
     "s": "S", "small": "S", "m": "M", "medium": "M", "l": "L", "large": "L",
     "xl": "XL", "xlarge": "XL", "x_large": "XL", "extra_large": "XL",
 }
+# A \uXXXX escape of a UTF-16 surrogate: a high-low pair, a lone half, or `\\` (an escaped backslash, skipped).
+_SURROGATE_START = re.compile(r"\\u[dD][89a-fA-F]")  # one quick search, faster than two `in`
+_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})|\\\\")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|d|days?|w|weeks?)?\s*$", re.I)
 _UNIT_HOURS = {"d": 8.0, "w": 40.0}
 
@@ -68,17 +73,59 @@ def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Fa
     """Read tasks.json at `path`; raise InputError pointing at the first fault."""
     text = read_text(path)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise _json_error(exc, text, path) from None
+    except _NotANumber as exc:
+        m = re.search(rf"(?<![\w\"]){re.escape(exc.token)}(?![\w\"])", text)
+        raise InputError(
+            f"{path.name} holds {exc.token}, which is not a JSON number",
+            Where(str(path), text.count("\n", 0, m.start()) + 1 if m else 1),
+            hint="write a finite number, or null",
+        ) from None
+    except RecursionError:
+        raise InputError(
+            f"{path.name} is nested too deeply to read", Where(str(path), _deep_line(text)),
+            hint="storyc reads JSON nested up to a few hundred levels; flatten the value at that line",
+        ) from None
+    except ValueError:  # Python reads no integer of more than 4300 digits
+        line = text.count("\n", 0, m.start()) + 1 if (m := re.search(r"\d{4301}", text)) else 1
+        raise InputError(f"{path.name} has a number of more than 4300 digits", Where(str(path), line), hint="no task needs such a number; write it as a string") from None
+    if _SURROGATE_START.search(text):  # rare: only then look for half a surrogate pair
+        _check_surrogates(text, path)
     raw_tasks, prefix, shape = _find_task_list(data, path, tag)
     tf = TaskFile(path=path, text=text, shape=shape, project="", stories=[], status_words=status_words or {})
     tf.project = _project_name(data)
-    if isinstance(data, dict) and isinstance(data.get("statuses"), list):
-        tf.statuses = [str(s) for s in data["statuses"]]
+    statuses = data.get("statuses") if isinstance(data, dict) else None
+    if isinstance(statuses, list):
+        tf.statuses = [str(s) for s in statuses]
+    elif statuses is not None:
+        raise InputError(
+            f"`statuses` must be a list of status words, not {type(statuses).__name__}", tf.where(("statuses",)),
+            hint='for example "statuses": ["todo", "in_progress", "done"]; or leave it out',
+        )
     tf.stories = _stories(raw_tasks, prefix, tf)
     _check_statuses(tf)
     return tf
+
+
+class _NotANumber(Exception):
+    """NaN, Infinity, or a number too large for a float: Python reads them, JSON has none, plan.json could not hold them."""
+
+    def __init__(self, token: str):
+        super().__init__(token)
+        self.token = token
+
+
+def _not_a_number(token: str) -> float:
+    raise _NotANumber(token)
+
+
+def _finite(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise _NotANumber(token)
+    return value
 
 
 def _json_error(exc: json.JSONDecodeError, text: str, path: Path) -> InputError:
@@ -92,6 +139,31 @@ def _json_error(exc: json.JSONDecodeError, text: str, path: Path) -> InputError:
             hint="remove the comma at the end of that line: JSON allows no comma after the last item",
         )
     return InputError(f"{path.name} is not valid JSON: {exc.msg}", Where(str(path), exc.lineno), hint=_json_hint(exc.msg))
+
+
+def _deep_line(text: str, limit: int = 500) -> int:
+    """The line where brackets first nest `limit` deep (strings skipped): where the deep value starts to go wrong."""
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth == limit:
+                return text.count("\n", 0, m.start()) + 1
+        elif c in "]}":
+            depth -= 1
+    return 1
+
+
+def _check_surrogates(text: str, path: Path) -> None:
+    """json.loads reads `\\ud800` alone as a character no UTF-8 can encode: the write of the plan would fail."""
+    for m in _SURROGATE.finditer(text):
+        if m.group(1):
+            raise InputError(
+                f"{path.name} has the escape `{m.group(1)}`, half of a UTF-16 surrogate pair, with no other half",
+                Where(str(path), text.count("\n", 0, m.start()) + 1),
+                hint="write the character itself, or both halves of the pair (an emoji is two escapes, such as \\ud83d\\ude00)",
+            )
 
 
 def _json_hint(msg: str) -> str:
@@ -149,26 +221,37 @@ def _project_name(data: Any) -> str:
 
 
 def _stories(raw_tasks: list, prefix: Pointer, tf: TaskFile) -> list[Story]:
+    """Tasks, each followed by its subtasks, theirs, and so on (a loop, not recursion: any depth reads)."""
     stories: list[Story] = []
-    for index, raw in enumerate(raw_tasks):
-        pointer = prefix + (index,)
-        story = _story(raw, pointer, tf)
+    top: set[str] = set()  # no siblings: read only for subtasks
+    todo: list[tuple[Any, Pointer, Story | None, set[str]]] = [(raw, prefix + (i,), None, top) for i, raw in enumerate(raw_tasks)]
+    todo.reverse()
+    while todo:
+        raw, pointer, parent, siblings = todo.pop()
+        story = _story(raw, pointer, tf, parent, siblings)
         stories.append(story)
-        subtasks = raw.get("subtasks") if isinstance(raw, dict) else None
-        if isinstance(subtasks, list) and subtasks:
-            sibling_ids = {str(s.get("id")) for s in subtasks if isinstance(s, dict)}
-            for sub_index, sub in enumerate(subtasks):
-                child = _story(sub, pointer + ("subtasks", sub_index), tf, parent=story, siblings=sibling_ids)
-                story._origin.children.append(child.id)
-                stories.append(child)
+        if parent is not None:
+            parent._origin.children.append(story.id)
+        subtasks = raw.get("subtasks")
+        if subtasks is None:
+            continue
+        if not isinstance(subtasks, list):
+            raise InputError(
+                f"task {story.id}: `subtasks` must be a list of tasks, not {type(subtasks).__name__}",
+                tf.where(pointer + ("subtasks",)), hint='write "subtasks": [{"id": 1, "title": ...}, ...]',
+            )
+        ids = {f"{story.id}.{str(s.get('id')).strip()}" for s in subtasks if isinstance(s, dict)}
+        todo += [(sub, pointer + ("subtasks", i), story, ids) for i, sub in reversed(list(enumerate(subtasks)))]
     return stories
 
 
 def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None, siblings: set[str] = frozenset()) -> Story:
+    """One task; a subtask gets the id `parent.sub`, and `siblings` holds the full ids of its level."""
     where = tf.where
     if not isinstance(raw, dict):
         raise InputError(f"a task must be a JSON object, not {type(raw).__name__}", where(pointer), hint="each entry of the task list is {\"id\": ..., \"title\": ...}")
-    if "id" not in raw or raw["id"] in (None, ""):
+    raw_id = raw.get("id")
+    if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
         raise InputError("a task has no `id`", where(pointer), hint='give every task a unique "id", such as "US-001" or 7')
     data: dict[str, Any] = {}
     renamed: set[str] = set()
@@ -181,13 +264,14 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
     for key, value in raw.items():
         if key not in renamed and key not in ("subtasks",):
             data.setdefault(key, value)
-    raw_id = raw["id"]
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         raise InputError(
             f"task id {raw_id!r} is neither a string nor an integer", where(pointer + ("id",)),
             hint='use a string such as "US-001" or a whole number such as 7',
         )
-    data["id"] = f"{parent.id}.{raw_id}" if parent else str(raw_id).strip()
+    data["id"] = str(raw_id).strip()
+    if parent is not None:
+        data["id"] = f"{parent.id}.{data['id']}"
     if "status" not in data and isinstance(raw.get("passes"), bool):  # Ralph's prd.json
         data["status"] = "done" if raw["passes"] else "todo"
     data["depends_on"] = _dependencies(data.get("depends_on"), pointer, tf, parent, siblings)
@@ -202,8 +286,14 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
         data["status"] = data["status"].strip()
     size, source, hours = _size(data, raw, pointer, tf)
     data["size"] = size
-    if isinstance(data.get("priority"), (int, float)) and not isinstance(data["priority"], bool):
-        data["priority"] = int(data["priority"])
+    priority = data.get("priority")
+    if isinstance(priority, float):  # 2.0 is 2; 1.5, NaN and infinities are no priority
+        if not priority.is_integer():
+            raise InputError(
+                f"task {data['id']}: invalid `priority` {priority!r}: not a whole number", where(pointer + ("priority",)),
+                hint='a priority is a whole number such as 1, or a word such as "high"',
+            )
+        data["priority"] = int(priority)
     try:
         story = Story.model_validate(data)
     except ValidationError as exc:
@@ -250,14 +340,15 @@ def _dependencies(value: Any, pointer: Pointer, tf: TaskFile, parent: Story | No
         dep = str(dep).strip()
         if parent is not None:
             # Task Master: a bare number in a subtask names a sibling subtask.
-            if "." not in dep and dep in siblings:
+            if "." not in dep and f"{parent.id}.{dep}" in siblings:
                 dep = f"{parent.id}.{dep}"
             # A subtask is part of its parent: it cannot wait for it (the parent waits for it).
             if dep == parent.id:
                 continue
         deps.append(dep)
     if parent is not None:
-        deps += [d for d in parent.depends_on if d not in deps]
+        # Inherited, but not the parent's dependencies on its own subtasks: they only say that it waits for them.
+        deps += [d for d in parent.depends_on if d not in siblings]
     return list(dict.fromkeys(deps))
 
 
@@ -313,14 +404,14 @@ def _size(data: dict, raw: dict, pointer: Pointer, tf: TaskFile) -> tuple[str, s
 
 
 def _hours(value: Any) -> float | None:
-    if isinstance(value, bool):
+    """Hours from a number or a duration string; None unless finite and not negative (NaN, 1e400 are no estimate)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        hours = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        hours = float(m.group(1)) * _UNIT_HOURS.get((m.group(2) or "h")[0].lower(), 1.0)
+    else:
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if value >= 0 else None
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        unit = (m.group(2) or "h")[0].lower()
-        return float(m.group(1)) * _UNIT_HOURS.get(unit, 1.0)
-    return None
+    return float(hours) if 0 <= hours <= sys.float_info.max else None
 
 
 def key_in(tf: TaskFile, pointer: Pointer, canonical: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,18 +24,23 @@ class CompileResult:
 def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, out: str | None = None) -> CompileResult:
     """Compile and write every artifact; on bad input nothing is written."""
     with _without_cyclic_gc():
-        plan = check(root, sprint, tasks, with_deps=with_deps, tag=tag, out=out)
-        env = environment(user_templates(root, plan.config["paths"]["templates"]))
-        files = emit.artifacts(plan, env)  # every artifact rendered before the first is written
+        plan, files = _compile(root, sprint, tasks, with_deps, tag, out)  # every artifact rendered before the first is written
         build_dir = plan.config["paths"]["build"]
         known = emit.previous_spec_digests(root, build_dir)
         return CompileResult(plan, emit.write_artifacts(root, files, build_dir, known))
 
 
 def check(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, out: str | None = None) -> Plan:
-    """Compile in memory only: the plan, or the first error."""
+    """Everything `build` does but writing: the plan, or the first error (templates included)."""
     with _without_cyclic_gc():
-        return compile_plan(root, sprint, tasks, with_deps=with_deps, tag=tag, build=out)
+        return _compile(root, sprint, tasks, with_deps, tag, out)[0]
+
+
+def _compile(root: Path, sprint: Path | None, tasks: Path | None, with_deps: bool, tag: str | None, out: str | None) -> tuple[Plan, dict[str, str]]:
+    """The plan and every artifact's text, by path."""
+    plan = compile_plan(root, sprint, tasks, with_deps=with_deps, tag=tag, build=out)
+    env = environment(user_templates(root, plan.config["paths"]["templates"]))
+    return plan, emit.artifacts(plan, env)
 
 
 @contextmanager
@@ -64,12 +68,17 @@ def graph(plan: Plan, fmt: str = "text") -> str:
 def dot(plan: Plan) -> str:
     lines = ["digraph sprint {", "  rankdir=LR;", "  node [shape=box];"]
     for s in plan.targets:
-        lines.append(f'  {json.dumps(s.id)} [label={json.dumps(f"{s.id}: {s.title}")}];')
+        lines.append(f"  {_dot_id(s.id)} [label={_dot_id(f'{s.id}: {s.title}')}];")
     for e in plan.edges:
-        style = f" [style=dashed, label={json.dumps(e.reason)}]" if e.kind == "file" else ""
-        lines.append(f"  {json.dumps(e.source)} -> {json.dumps(e.target)}{style};")
+        style = f" [style=dashed, label={_dot_id(e.reason)}]" if e.kind == "file" else ""
+        lines.append(f"  {_dot_id(e.source)} -> {_dot_id(e.target)}{style};")
     lines.append("}")
     return "\n".join(lines)
+
+
+def _dot_id(text: str) -> str:
+    """A quoted Graphviz id: UTF-8 as it is (Graphviz reads no \\u escapes), quotes and backslashes escaped."""
+    return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def schema() -> dict:

@@ -70,5 +70,9 @@ class ConfigError(StorycError):
     """storyc.toml (or [tool.storyc]) is invalid."""
 
 
+class OutputError(StorycError):
+    """An output cannot be written where it must go (a folder in the way, a file for a folder)."""
+
+
 class GraphError(StorycError):
     """The story graph is not a DAG or names what does not exist."""

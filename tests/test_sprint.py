@@ -70,3 +70,14 @@ def test_front_matter_shifts_lines_and_wins_over_the_heading(tmp_path: Path) -> 
     sprint = parse(tmp_path, "---\nsprint: 9\nname: Payments\n---\n# Sprint 4: Old\n\n## Stories\n\n| ID |\n|----|\n| P-1 |\n")
     assert (sprint.number, sprint.name) == (9, "Payments")
     assert ids(sprint) == [("P-1", 11)]
+
+
+def test_the_title_opens_no_section_even_when_it_says_stories(tmp_path: Path) -> None:
+    sprint = parse(
+        tmp_path,
+        "# Sprint 7: Load (100 stories)\n\n## Goal\n\nShip it.\n\n## Stories\n\n- US-1\n\n"
+        "## Integration Points\n\n| Point | Stories | Verification |\n|---|---|---|\n| A | US-1 | E2E test |\n",
+    )
+    assert (sprint.number, sprint.name, sprint.goal) == (7, "Load (100 stories)", "Ship it.")
+    assert ids(sprint) == [("US-1", 9)]
+    assert [row.name for row in sprint.integration] == ["A"]
