@@ -30,7 +30,8 @@ class JsonLocator:
     """Lines of values inside one JSON text (which must already be valid JSON)."""
 
     def __init__(self, text: str):
-        self.text = text
+        # Lines are counted by "\n"; a file with old Mac line ends (CR only) is read as if it had them.
+        self.text = text.replace("\r", "\n") if "\r" in text and "\n" not in text else text
 
     @cached_property
     def _root(self) -> _Node:

@@ -27,8 +27,8 @@ GOAL_HEADING = re.compile(r"^(sprint\s+)?goals?$", re.I)
 TITLE = re.compile(r"^sprint\s*#?\s*(\d+)\s*(?:[:\-–—.|]\s*)?(.*)$", re.I)
 ID_COLUMN = re.compile(r"^(id|story|story\s*id|key|ticket|task|task\s*id|#)$", re.I)
 ID_WORDS = {"story", "task", "issue", "ticket", "us"}
-# An id token: letters, digits and - _ . inside.
-ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]*[A-Za-z0-9])?")
+# An id token: letters and digits, with - _ . : inside ("US-001", "1.2", "PROJ:7").
+ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.:\-]*[A-Za-z0-9])?")
 # What separates the ids of one table cell: "US-1, US-2", "US-3 and US-4", "US-5 / US-6".
 ID_LIST = re.compile(r"[,;/]|\band\b", re.I)
 _PARENTHESISED = re.compile(r"\([^()]*\)")

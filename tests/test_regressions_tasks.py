@@ -211,3 +211,8 @@ def test_a_sprint_naming_a_task_takes_its_subtasks_at_every_depth(repo: MakeRepo
     plan = json.loads(r.text("build/plan.json"))
     assert [s["id"] for s in plan["stories"] if s["target"]] == ["1", "1.1", "1.1.1"]
     assert plan["waves"] == [["1.1.1"], ["1.1"], ["1"]]
+
+
+def test_old_mac_line_ends_still_give_the_right_line(repo: MakeRepo) -> None:
+    r = repo(tasks=b'{"stories": [\r  {"id": "US-1",\r   "size": "Q"}\r]}\r')
+    failed(r.run("check"), r"task US-1: invalid size 'Q'", line=3)

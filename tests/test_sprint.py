@@ -81,3 +81,8 @@ def test_the_title_opens_no_section_even_when_it_says_stories(tmp_path: Path) ->
     assert (sprint.number, sprint.name, sprint.goal) == (7, "Load (100 stories)", "Ship it.")
     assert ids(sprint) == [("US-1", 9)]
     assert [row.name for row in sprint.integration] == ["A"]
+
+
+def test_ids_with_a_colon_are_read_whole(tmp_path: Path) -> None:
+    sprint = parse(tmp_path, "## Stories\n\n- PROJ:1 Login\n- US-2: Logout\n")
+    assert ids(sprint) == [("PROJ:1", 3), ("US-2", 4)]
