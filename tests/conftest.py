@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,6 +35,15 @@ class Run:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+    def refused(self, message: str, line: int | None = None) -> None:
+        """Bad input, reported as storyc promises: exit 2, the message, the line if given, a hint, no traceback."""
+        assert self.code == 2, self.output
+        assert "Traceback" not in self.output, self.output
+        assert re.search(message, self.stderr), self.stderr
+        if line is not None:
+            assert re.search(rf'File "[^"]+", line {line}$', self.stderr, re.M), self.stderr
+        assert "  hint: " in self.stderr, self.stderr
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path
 
@@ -22,14 +24,6 @@ def story_ids(r) -> list[str]:
     return [s["id"] for s in plan_of(r)["stories"]]
 
 
-def assert_input_error(res, message: str, line: int) -> None:
-    assert res.code == 2, res.output
-    assert "Traceback" not in res.output
-    assert f"error: {message}" in res.stderr, res.stderr
-    assert f'{SPRINT}", line {line}\n' in res.stderr, res.stderr
-    assert "  hint: " in res.stderr, res.stderr
-
-
 # Front matter
 
 
@@ -43,7 +37,7 @@ def test_a_sprint_number_int_cannot_read_is_not_a_number(repo) -> None:
 def test_an_impossible_date_in_front_matter_is_an_input_error(repo) -> None:
     r = repo(tasks=TASKS, sprint="---\nsprint: 1\ndate: 2024-13-45\n---\n# S\n\n## Stories\n\n- US-1\n")
     res = r.run("check")
-    assert_input_error(res, "front matter is not valid YAML: '2024-13-45' is not a date", 3)
+    res.refused(re.escape("front matter is not valid YAML: '2024-13-45' is not a date"), 3)
     assert "YYYY-MM-DD" in res.stderr
 
 
@@ -73,7 +67,7 @@ def test_references_without_a_digit_are_read_alike_in_lists_tables_and_headings(
 def test_a_word_in_the_named_id_column_must_be_a_story(repo) -> None:
     r = repo(tasks=TASKS, sprint="# Sprint 1\n\n## Stories\n\n| ID | Title |\n| --- | --- |\n| US-1 | A |\n| logn | Log in |\n")
     res = r.run("check")
-    assert_input_error(res, "the sprint names story 'logn', which is not in tasks.json", 8)
+    res.refused(re.escape("the sprint names story 'logn', which is not in tasks.json"), 8)
     assert "did you mean login?" in res.stderr
 
 
@@ -110,7 +104,7 @@ def test_a_stories_section_without_a_story_is_an_input_error_and_keeps_the_build
     before = r.snapshot()
     r.sprint("# Sprint 1\n\n## Stories in Scope\n\n| Story | Title |\n| US-1 | a |\n| US-2 | b |\n")  # no delimiter row: not a table
     res = r.run("compile")
-    assert_input_error(res, "the stories section names no story", 3)
+    res.refused(re.escape("the stories section names no story"), 3)
     assert "delimiter row" in res.stderr
     assert r.snapshot() == before
 
@@ -118,7 +112,7 @@ def test_a_stories_section_without_a_story_is_an_input_error_and_keeps_the_build
 def test_a_stories_section_of_words_that_are_no_stories_is_an_input_error(repo) -> None:
     r = repo(tasks=TASKS, sprint="# Sprint 1\n\n## Stories\n\n- Logn page\n- Polish\n")
     res = r.run("check")
-    assert_input_error(res, "the stories section names no story", 3)
+    res.refused(re.escape("the stories section names no story"), 3)
     assert "'Logn' (line 5)" in res.stderr
 
 
@@ -140,8 +134,8 @@ def test_integration_points_whose_slugs_clash_are_both_named(repo) -> None:
     head = "# Sprint 1\n\n## Stories\n\n- US-1\n- US-2\n" + INTEGRATION
     r = repo(tasks=TASKS, sprint=head + "| Cart tax | US-1 | Integration test |\n| Cart-Tax! | US-2 | Integration test |\n")
     res = r.run("compile")
-    assert_input_error(res, "integration points 'Cart tax' (line 12) and 'Cart-Tax!' (line 13) both get the slug 'cart-tax'", 13)
+    res.refused(re.escape("integration points 'Cart tax' (line 12) and 'Cart-Tax!' (line 13) both get the slug 'cart-tax'"), 13)
     r = repo(tasks=TASKS, sprint=head + "| Cart | US-1 | Integration test |\n| Cart | US-2 | Integration test |\n")
-    assert_input_error(r.run("compile"), "two integration points are both named 'Cart' (lines 12 and 13)", 13)
+    r.run("compile").refused(re.escape("two integration points are both named 'Cart' (lines 12 and 13)"), 13)
     r = repo(tasks=TASKS, sprint=head + "| ¿? | US-1 | Integration test |\n| !! | US-2 | Integration test |\n")
-    assert_input_error(r.run("compile"), "integration points '¿?' (line 12) and '!!' (line 13) both get the slug 'point'", 13)
+    r.run("compile").refused(re.escape("integration points '¿?' (line 12) and '!!' (line 13) both get the slug 'point'"), 13)
