@@ -256,7 +256,7 @@ def _line_of_key(text: str, loc: list[str]) -> int:
             break
     # The key as written: `tests = …` under [policy.M], or dotted, `M.tests = …` under [policy].
     names = "|".join(re.escape(".".join(loc[i:])) for i in range(len(loc) - 1, -1, -1))
-    key = re.compile(rf'^[ \t]*"?(?:{names})"?[ \t]*=|^[ \t]*\[[ \t]*{re.escape(".".join(loc))}[ \t]*\]', re.M)
+    key = re.compile(rf'^[ \t]*"?(?:{names})"?[ \t]*=|^[ \t]*\[[ \t]*"?{re.escape(".".join(loc))}"?[ \t]*\]', re.M)
     match = key.search(text, start) or key.search(text)
     position = match.start() if match else start
     return text.count("\n", 0, position) + 1 if (match or start) else 0

@@ -524,6 +524,7 @@ def toml_case(id: str, config: str, marker: str, message: str, hint: str) -> Non
 toml_case("toml-invalid", GOOD_CONFIG.replace('kind = "scripted"', 'kind = "scripted'), 'kind = "scripted', r"storyc\.toml is not valid TOML: ", r"quoting and brackets")
 toml_case("toml-unknown-key-typo", GOOD_CONFIG.replace("test = ", "tset = "), "tset =", r"unknown key `gates\.tset` in storyc\.toml", r"did you mean `test`\?")
 toml_case("toml-unknown-table", GOOD_CONFIG + "\n[gate]\nlint = \"ruff check\"\n", "[gate]\n", r"unknown key `gate` in storyc\.toml", r"did you mean `gates`\?")
+toml_case("toml-quoted-dotted-table", GOOD_CONFIG + '\n["paths.build"]\nx = 1\n', '["paths.build"]', r"unknown key `paths\.build` in storyc\.toml", r"did you mean `paths`\?")
 toml_case("toml-invalid-policy-tests", GOOD_CONFIG + '\n[policy.S]\ntests = "unit"\n\n[policy.M]\ntests = "everything"\n', 'tests = "everything"', r"invalid value for `policy\.M\.tests` in storyc\.toml: Input should be 'unit', 'unit\+integration', 'full' or 'full\+e2e'", r"\[policy\.XS\]")
 toml_case("toml-invalid-runner-kind", GOOD_CONFIG.replace('kind = "scripted"', 'kind = "gpt"'), 'kind = "gpt"', r"invalid value for `runner\.kind` in storyc\.toml", r"anthropic, claude-code, command, scripted")
 toml_case("toml-invalid-max-attempts", GOOD_CONFIG.replace("max_attempts = 3", "max_attempts = 0"), "max_attempts = 0", r"invalid value for `runner\.max_attempts` in storyc\.toml: Input should be greater than or equal to 1", r"max_attempts")
