@@ -152,6 +152,7 @@ class Plan:
     critical_path: dict[str, Any]
     integration_points: list[IntegrationPoint]
     excluded: dict[str, list[str]]
+    pulled_in: list[str]  # in scope only as unfinished dependencies (compile --with-deps)
     spec_texts: dict[str, str]  # spec path -> the spec file's text; not in plan.json
     JSON_NAMES: ClassVar[dict[str, str | None]] = {"spec_texts": None}
 

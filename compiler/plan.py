@@ -49,10 +49,10 @@ class Inputs:
 def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, build: str | None = None) -> Plan:
     """The whole pipeline, in one glance."""
     inputs = read_inputs(root, sprint, tasks, tag, build)
-    scope = link(inputs, with_deps)
+    scope, pulled_in = link(inputs, with_deps)
     graph = validate(inputs, scope)
     ordering = graph.order_shared_files({s.id: s.files for s in scope if s.id in graph})
-    return plan(inputs, scope, graph, ordering)
+    return plan(inputs, scope, graph, ordering, pulled_in)
 
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
@@ -77,8 +77,9 @@ def find_sprint(root: Path, config: Config) -> Path | None:
     return max(numbered)[2] if numbered else None
 
 
-def link(inputs: Inputs, with_deps: bool) -> list[Story]:
-    """The stories in scope, in declaration order; sprint references checked."""
+def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str]]:
+    """The stories in scope, in declaration order, and those of them only --with-deps brought in;
+    sprint references checked."""
     tf = inputs.tasks
     by_id: dict[str, Story] = {}
     for story in tf.stories:
@@ -117,14 +118,17 @@ def link(inputs: Inputs, with_deps: bool) -> list[Story]:
             )
     else:
         chosen = {s.id for s in tf.stories if tf.family(s) in OPEN_FAMILIES}
+    pulled_in: set[str] = set()
     if with_deps:
         stack = list(chosen)
         while stack:
             for dep in by_id[stack.pop()].depends_on:
                 if dep in by_id and dep not in chosen and tf.family(by_id[dep]) != Family.DONE:
                     chosen.add(dep)
+                    pulled_in.add(dep)
                     stack.append(dep)
-    return [s for s in tf.stories if s.id in chosen]
+    scope = [s for s in tf.stories if s.id in chosen]
+    return scope, [s.id for s in scope if s.id in pulled_in]
 
 
 def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
@@ -225,7 +229,7 @@ def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy
     return ResolvedPolicy(model=model, tier=tier, reviewer=row.reviewer, review_passes=row.review_passes if row.reviewer else 0, tests=row.tests, gates=gates)
 
 
-def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) -> Plan:
+def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, pulled_in: list[str]) -> Plan:
     tf, config = inputs.tasks, inputs.config
     waves = graph.waves()
     wave_of = {sid: n for n, wave in enumerate(waves, 1) for sid in wave}
@@ -252,6 +256,7 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list) 
         critical_path={"stories": path, "hours": hours},
         integration_points=_integration_points(inputs, wave_of),
         excluded=_excluded(inputs, scope),
+        pulled_in=pulled_in,
         spec_texts=spec_texts,
     )
 

@@ -55,6 +55,8 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
 def _scope(plan: Plan, targets: list[PlannedStory], done: list[PlannedStory]) -> str:
     """The Stories in Scope cell: how many, from where, and what was left out."""
     text = f"{len(plan.stories)} from `{plan.inputs['tasks']['path']}` ({len(targets)} to build, {len(done)} already done)"
+    if plan.pulled_in:
+        text += f"; {len(plan.pulled_in)} pulled in by --with-deps: {', '.join(plan.pulled_in[:10])}{', ...' if len(plan.pulled_in) > 10 else ''}"
     if plan.sprint.file is None:
         left = ", ".join(f"{len(ids)} {family.replace('_', ' ')}" for family, ids in plan.excluded.items())
         text += f"; no sprint file, so every open story; not in scope: {left}" if left else "; no sprint file, so every open story"

@@ -113,3 +113,11 @@ def test_the_seed_sections_survive_a_bare_repository(repo: MakeRepo) -> None:
     for heading in ("## 1. Agent Team", "## 2. Story Execution Map", "## 5. Agent Prompt Templates", "## 8. Current Execution Status"):
         assert heading in doc
     assert "{{" not in doc and "None" not in doc
+
+
+def test_stories_brought_in_by_with_deps_are_named(repo: MakeRepo) -> None:
+    tasks = {"stories": [{"id": "B", "title": "Cart", "depends_on": ["D"]}, {"id": "C", "title": "Pay"}, {"id": "D", "title": "Tax"}]}
+    r = repo(tasks=tasks, sprint="# Sprint 1\n\n## Stories\n\n| Story | Title |\n| --- | --- |\n| B | Cart |\n| C | Pay |\n")
+    assert r.run("compile").code == 2  # D is outside the sprint and not done
+    doc = document(r, "--with-deps")
+    assert "3 from `docs/tasks/tasks.json` (3 to build, 0 already done); 1 pulled in by --with-deps: D" in doc
