@@ -57,6 +57,8 @@ def build_dir_problem(path: str) -> str | None:
         return "the build folder must be a folder below the repository root, such as build"
     if parts[0] == "/" or ".." in parts or ":" in parts[0]:
         return "the build folder must be a relative path inside the repository, such as build"
+    if any(len(part.encode()) > 200 for part in parts):
+        return "a folder name of the build folder is longer than 200 bytes"
     return None
 
 

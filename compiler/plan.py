@@ -56,6 +56,8 @@ def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = No
 
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder", hint="--root names the repository: a folder that exists")
     config, config_path = load_config(root)
     if build is not None:
         if problem := build_dir_problem(build):
@@ -189,6 +191,12 @@ RESERVED = re.compile(r"sprint|wave-\d+|integration:.*", re.I)
 
 def _check_target_name(story: Story, tf: TaskFile, spec_names: dict[str, Story]) -> None:
     """A story's id names its doit target and its spec file: neither may clash."""
+    if "=" in story.id or "*" in story.id:  # doit refuses `=` in a name, and reads `*` as a wildcard
+        raise InputError(
+            f"story id {story.id!r} holds {'=' if '=' in story.id else '*'}, which doit cannot take in a target name",
+            tf.where_story(story, "id"),
+            hint="rename the story",
+        )
     if RESERVED.fullmatch(story.id):
         raise InputError(
             f"story id {story.id!r} is also the name of a target storyc makes (sprint, wave-N, integration:<name>)",

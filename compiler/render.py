@@ -49,11 +49,20 @@ def user_templates(root: Path, templates_path: str) -> Path:
 
 
 def render(env: jinja2.Environment, name: str, **context) -> str:
-    """A template rendered; a fault in a user's copy is reported like any bad input."""
+    """A template rendered; a fault in a user's copy is reported like any bad input.
+
+    Anything a user's template raises ({{ 1/0 }}, endless recursion) is its
+    fault; a fault in storyc's own templates is storyc's, and stays a crash.
+    """
     try:
-        return env.get_template(name).render(**context)
-    except (jinja2.TemplateError, UnicodeDecodeError) as exc:
-        raise _template_error(env, name, exc) from None
+        text = env.get_template(name).render(**context)
+        text.encode("utf-8")  # {{ "\ud800" }} renders, but could not be written
+        return text
+    except Exception as exc:  # noqa: BLE001: a user's template can raise anything
+        error = _template_error(env, name, exc)
+        if error.where is not None and Path(error.where.file).resolve().is_relative_to(PACKAGE_TEMPLATES):
+            raise
+        raise error from None
 
 
 def prompt_name(role: str) -> str:
@@ -78,7 +87,12 @@ def _template_error(env: jinja2.Environment, name: str, exc: Exception) -> Input
     if file is None:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
         file, line = (frames[-1].filename, frames[-1].lineno or 0) if frames else (_template_file(env, name), 0)
-    reason = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else f"fails: {getattr(exc, 'message', None) or exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        reason = "is not UTF-8"
+    elif isinstance(exc, UnicodeEncodeError):
+        reason = "renders text that is not Unicode (a lone surrogate)"
+    else:
+        reason = f"fails: {getattr(exc, 'message', None) or exc or type(exc).__name__}"
     return InputError(
         f"template {name} {reason}",
         Where(str(file), line),

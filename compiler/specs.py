@@ -11,11 +11,11 @@ SPEC_DIR = "specs"
 
 
 def spec_path(build_dir: str, story_id: str) -> str:
-    """build/specs/<id>.md; an id that is not a safe file name as it is gets a
-    safe name plus its own digest, so that `US/1` and `US_1` never share a file."""
+    """build/specs/<id>.md; an id that is not a short, safe file name as it is
+    gets a safe name plus its own digest, so that `US/1` and `US_1` never share a file."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", story_id).strip(".") or "_"
-    if safe != story_id:
-        safe += "-" + hashlib.sha256(story_id.encode()).hexdigest()[:8]
+    if safe != story_id or len(safe) > 120:  # file names stop at 255 bytes
+        safe = safe[:120] + "-" + hashlib.sha256(story_id.encode()).hexdigest()[:8]
     return f"{build_dir.rstrip('/')}/{SPEC_DIR}/{safe}.md"
 
 

@@ -22,17 +22,27 @@ from storyc.errors import InputError, Where
 from .source import read_text
 
 STORIES_HEADING = re.compile(r"\b(stories|story|backlog|scope|committed)\b", re.I)
+# A heading that says its stories are not in the sprint ("Out of scope", "Deferred stories", "Won't do").
+EXCLUDED_HEADING = re.compile(
+    r"\b(out[\s-]+of|not\s+(in|included|planned)|removed|dropped|de-?scoped|deferred|postponed|excluded"
+    r"|future|later|next\s+sprint|won['’]?t|will\s+not|parking\s+lot|icebox)\b",
+    re.I,
+)
 INTEGRATION_HEADING = re.compile(r"\bintegration\s+points?\b", re.I)
 GOAL_HEADING = re.compile(r"^(sprint\s+)?goals?$", re.I)
 TITLE = re.compile(r"^sprint\s*#?\s*(\d+)\s*(?:[:\-–—.|]\s*)?(.*)$", re.I)
 ID_COLUMN = re.compile(r"^(id|story|story\s*id|key|ticket|task|task\s*id|#)$", re.I)
-ID_WORDS = {"story", "task", "issue", "ticket", "us"}
-# An id token: letters and digits, with - _ . : inside ("US-001", "1.2", "PROJ:7").
-ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.:\-]*[A-Za-z0-9])?")
-# What separates the ids of one table cell: "US-1, US-2", "US-3 and US-4", "US-5 / US-6".
-ID_LIST = re.compile(r"[,;/]|\band\b", re.I)
+# An id token: letters and digits of any script, with - _ . : inside ("US-001", "1.2", "PROJ:7", "故事-1").
+_ID = r"[^\W_](?:[\w.:\-]*[^\W_])?"
+ID_TOKEN = re.compile(_ID)
+# A word that only says an id follows ("Story 1.1", "US 7"); it is no id itself then.
+_ID_WORD = r"(?:(?:story|task|issue|ticket|us)(?![\w.:\-]*[^\W_])[\W_]*(?=[^\W_]))?"
+_FIRST_ID = re.compile(rf"{_ID_WORD}({_ID})", re.I)
+# The next id of a run: "US-1, US-2", "US-3 and Story US-4", "US-5 / US-6".
+_NEXT_ID = re.compile(rf"\s*(?:[,;/]|and\b)\s*{_ID_WORD}({_ID})", re.I)
 _PARENTHESISED = re.compile(r"\([^()]*\)")
-_MARKUP = re.compile(r"[*_`~]|\[[ xX]\]\s|!?\[([^\]]*)\]\([^)]*\)")
+# Struck-through text is dropped whole: "~~US-001~~ moved to sprint 2" names no story.
+_MARKUP = re.compile(r"~~.+?~~|[*_`~]|\[[ xX]\]\s|!?\[([^\]]*)\]\([^)]*\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +146,28 @@ def _apply_meta(sprint: Sprint, meta: dict, text: str) -> None:
             break
     if isinstance(meta.get("goal"), str):
         sprint.goal = meta["goal"].strip()
-    if isinstance(meta.get("stories"), list):
-        line = next((i + 1 for i, l in enumerate(text.splitlines()) if l.startswith("stories")), 1)
-        sprint.stories, sprint.stories_line = [StoryRef(str(s).strip(), line) for s in meta["stories"]], None
+    if "stories" in meta:
+        m = re.search(r"^[\"']?stories[\"']?\s*:", text, re.M)
+        where = sprint.where(text.count("\n", 0, m.start()) + 1 if m else 2)
+        if not isinstance(meta["stories"], list):
+            raise InputError("front matter `stories` must be a list of story ids", where, hint="for example: stories: [US-001, US-002]")
+        if sprint.stories:
+            raise InputError(
+                f"the sprint lists its stories twice: in front matter and in the stories section (line {sprint.stories_line})",
+                where,
+                hint="keep one list: remove `stories:` from the front matter, or the stories from the section",
+            )
+        sprint.stories, sprint.stories_line = [StoryRef(str(s).strip(), where.line) for s in meta["stories"]], None
 
 
 def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
     """One pass over the block tokens, tracking which section we are in."""
     refs: list[StoryRef] = []
-    section: str | None = None  # "stories", "integration", "goal"
+    section: str | None = None  # "stories", "excluded", "integration", "goal"
     section_level = 0
     under_story_heading = False
+    excluded_level = 0  # in the stories section, the level of an "Out of scope" heading whose part names no story
+    nested_line = None  # a stories heading inside another section
     list_depth = 0
     title_seen = False
     i = 0
@@ -167,20 +188,30 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                     sprint.name = heading
             if section and level <= section_level:
                 section = None
+            excluded = EXCLUDED_HEADING.search(_PARENTHESISED.sub(" ", heading))  # "Stories (refined later)" is in scope
             if section == "stories":
-                ref = _heading_id(heading, line)
-                # Under a story's heading, its lists and tables are its own text, not ids.
-                under_story_heading = ref is not None and ref.certain
-                if ref:
-                    refs.append(ref)
+                if excluded_level and level <= excluded_level:
+                    excluded_level = 0
+                if not excluded_level:
+                    ref = _heading_id(heading, line)
+                    # Under a story's heading, its lists and tables are its own text, not ids.
+                    under_story_heading = ref is not None and ref.certain
+                    if ref and (under_story_heading or not excluded):
+                        refs.append(ref)
+                    elif excluded:
+                        excluded_level = level
             elif section is None and not is_title:
                 if INTEGRATION_HEADING.search(heading):
                     section, section_level = "integration", level
+                elif excluded:
+                    section, section_level = "excluded", level
                 elif STORIES_HEADING.search(heading):
-                    section, section_level, under_story_heading = "stories", level, False
+                    section, section_level, under_story_heading, excluded_level = "stories", level, False, 0
                     sprint.stories_line = sprint.stories_line or line
                 elif GOAL_HEADING.match(heading):
                     section, section_level = "goal", level
+            elif section != "excluded" and not is_title and not excluded and STORIES_HEADING.search(heading):
+                nested_line = nested_line or line
             i += 3
             continue
         if tok.type in ("bullet_list_open", "ordered_list_open"):
@@ -191,7 +222,7 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
             text = tok.content
             if tokens[i - 1].type == "paragraph_open" and (table := _table(tok, line)):
                 text, rows = table
-                if section == "stories" and not under_story_heading:
+                if section == "stories" and not under_story_heading and not excluded_level:
                     refs.extend(_table_ids(rows))
                 elif section == "integration":
                     sprint.integration.extend(_integration_rows(rows, sprint))
@@ -200,9 +231,8 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                 sprint.goal = " ".join(content.split())
             elif not sprint.goal and (m := re.search(r"^(?:sprint\s+)?goal\s*:\s*(.+)$", content, re.I | re.M)):
                 sprint.goal = m.group(1).strip()
-            if section == "stories" and not under_story_heading and list_depth == 1 and tokens[i - 2].type == "list_item_open":
-                if ref := _leading_id(content, (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line):
-                    refs.append(ref)
+            if section == "stories" and not under_story_heading and not excluded_level and list_depth == 1 and tokens[i - 2].type == "list_item_open":
+                refs.extend(_leading_ids(content, (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line))
         i += 1
     if refs:
         seen: dict[str, StoryRef] = {}
@@ -212,9 +242,7 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
         sprint.stories = list(seen.values())
     elif sprint.stories_line is None:
         # A stories heading inside another section still says the sprint has a (here empty) stories section.
-        sprint.stories_line = next(
-            ((t.map[0] + 1 + offset) for k, t in enumerate(tokens) if t.type == "heading_open" and t.map and STORIES_HEADING.search(_plain(tokens[k + 1].content))), None
-        )
+        sprint.stories_line = nested_line
     if sprint.stories is None and sprint.stories_line is not None:
         sprint.stories = []
 
@@ -260,12 +288,7 @@ def _table_ids(rows: list[tuple[int, list[str]]]) -> list[StoryRef]:
     column, certain = named or 0, named is not None
     refs = []
     for line, cells in rows[1:]:
-        if column < len(cells):
-            cell = _plain(cells[column])
-            if "," in cell or ";" in cell or "/" in cell or " " in cell:  # several stories? "US-1, US-2", "US-3 and US-4"
-                refs.extend(ref for part in ID_LIST.split(cell) if (ref := _leading_id(part, line, certain)))
-            elif ref := _leading_id(cell, line, certain):
-                refs.append(ref)
+        refs.extend(_leading_ids(_plain(cells[column]), line, certain))
     return refs
 
 
@@ -309,20 +332,24 @@ def _plain(text: str) -> str:
 
 def _heading_id(text: str, line: int) -> StoryRef | None:
     head = re.split(r"\s*[:–—]\s+|\s+[-|]\s+", text, maxsplit=1)[0]
-    ref = _leading_id(head, line)
+    ref = next(iter(_leading_ids(head, line)), None)
     # A heading of a few words without a digit ("Out of scope") is a title; a single word may be an id.
     return ref if ref and (ref.certain or ref.id == head.split()[-1]) else None
 
 
-def _leading_id(text: str, line: int, certain: bool = False) -> StoryRef | None:
-    """The id a list item, cell or heading starts with ("US-001 …", "Story 1.1: …"), if any.
+def _leading_ids(text: str, line: int, certain: bool = False) -> list[StoryRef]:
+    """The ids a list item, cell or heading starts with: "US-001 …", "Story 1.1: …", "US-1, US-2 and US-3 …".
 
+    Notes in parentheses are no ids, and the run ends at the first word not after a separator:
+    "US-004 (after US-001) Cart, checkout and pay" names US-004 only.
     A word with a digit surely is an id; a word without one only may be (unless `certain`),
     and the plan keeps it only if it is a story id, so that prose is not read as ids.
     """
-    tokens = ID_TOKEN.findall(text)[:2]
-    if len(tokens) == 2 and tokens[0].lower() in ID_WORDS:
-        tokens = tokens[1:]
-    if not tokens:
-        return None
-    return StoryRef(tokens[0], line, certain or any(ch.isdigit() for ch in tokens[0]))
+    if "(" in text:
+        text = _PARENTHESISED.sub(" ", text)
+    m = _FIRST_ID.search(text)
+    ids = []
+    while m:
+        ids.append(m.group(1))
+        m = _NEXT_ID.match(text, m.end())
+    return [StoryRef(id_, line, certain or any(ch.isdigit() for ch in id_)) for id_ in ids]

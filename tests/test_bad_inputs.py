@@ -463,8 +463,14 @@ def _(r: Repo) -> Expect:
 
 @case("front-matter-stories-unknown")
 def _(r: Repo) -> Expect:
-    r.sprint(GOOD_SPRINT.replace("name: Mini\n", "name: Mini\nstories: [US-002, US-099]\n"))
+    r.sprint(GOOD_SPRINT.replace("name: Mini\n", "name: Mini\nstories: [US-002, US-099]\n").replace("## Stories in Scope", "## Notes"))
     return Expect(SPRINT, r.line_of(SPRINT, "stories: ["), r"the sprint names story 'US-099'", r"did you mean")
+
+
+@case("front-matter-and-section-both-list-stories")
+def _(r: Repo) -> Expect:
+    r.sprint(GOOD_SPRINT.replace("name: Mini\n", "name: Mini\nstories: [US-002]\n"))
+    return Expect(SPRINT, r.line_of(SPRINT, "stories: ["), r"the sprint lists its stories twice", r"keep one")
 
 
 @case("integration-point-unknown-story")

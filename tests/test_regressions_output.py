@@ -28,9 +28,10 @@ def test_the_build_folder_stays_inside_the_repository(repo: MakeRepo, build: str
 def test_storyc_deletes_only_specs_it_wrote(repo: MakeRepo) -> None:
     r = repo(tasks=TASKS)
     r.write("docs/specs/api-design.md", "my notes\n")
+    r.run("compile", "--out", "docs").refused(r"docs/ holds files storyc did not write")
+    assert r.text("docs/specs/api-design.md") == "my notes\n" and not (r.root / "docs/plan.json").exists()
+    assert r.run("compile").code == 0
     r.write("build/specs/sprint-002.md", "## Stories\n\n- US-1\n")
-    assert r.run("compile", "--out", "docs").code == 0
-    assert r.text("docs/specs/api-design.md") == "my notes\n"
     assert r.run("compile", "build/specs/sprint-002.md").code == 0
     assert (r.root / "build/specs/sprint-002.md").is_file()
     # A story that leaves the plan takes its own spec with it.
@@ -39,6 +40,15 @@ def test_storyc_deletes_only_specs_it_wrote(repo: MakeRepo) -> None:
     r.tasks({"stories": [{"id": "US-1", "title": "One"}]})
     res = r.run("compile")
     assert "removed 1" in res.stdout and not (r.root / "build/specs/US-2.md").exists()
+
+
+def test_storyc_overwrites_no_dodo_py_it_did_not_write(repo: MakeRepo) -> None:
+    r = repo(tasks=TASKS)
+    r.write("dodo.py", "def task_hello():\n    return {'actions': ['echo hi']}\n")
+    r.run("compile").refused(r"dodo\.py exists, and storyc did not write it")
+    assert "task_hello" in r.text("dodo.py") and not (r.root / "build").exists()
+    (r.root / "dodo.py").unlink()
+    assert r.run("compile").code == 0 and r.run("compile").code == 0  # its own dodo.py it rewrites freely
 
 
 def test_ids_that_are_not_file_names_get_their_own_spec_files(repo: MakeRepo) -> None:
@@ -119,3 +129,43 @@ def test_a_cancelled_dependency_in_the_sprint_is_named_cancelled(repo: MakeRepo)
 def test_a_path_that_cannot_be_read_gets_a_hint(repo: MakeRepo) -> None:
     r = repo(tasks=TASKS)
     r.run("check", "--tasks", "docs/tasks/tasks.json/x").refused(r"cannot read .*tasks\.json/x")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{{ 1/0 }}\n", r"fails: division by zero"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}\n", r"fails: maximum recursion depth"),
+        ("{{ '\\ud800' }}\n", r"renders text that is not Unicode"),
+    ],
+)
+def test_whatever_a_users_template_raises_is_bad_input_and_nothing_is_written(repo: MakeRepo, content: str, message: str) -> None:
+    r = repo(tasks=TASKS)
+    assert r.run("compile").code == 0
+    before = r.snapshot()
+    r.write(".storyc/templates/ORCHESTRATION_PLAN.md.j2", content)
+    r.run("compile").refused(r"template ORCHESTRATION_PLAN\.md\.j2 " + message)
+    assert r.snapshot() == before
+
+
+def test_a_folder_where_a_listed_spec_was_is_left_alone(repo: MakeRepo) -> None:
+    r = repo(tasks=TASKS)
+    assert r.run("compile").code == 0
+    (r.root / "build/specs/US-999.md").mkdir()
+    with (r.root / "build/specs/SHA256SUMS").open("a") as sums:
+        sums.write("0" * 64 + "  US-999.md\n")
+    res = r.run("compile")
+    assert res.code == 0, res.output
+    assert (r.root / "build/specs/US-999.md").is_dir()
+
+
+def test_odd_roots_outs_and_ids(repo: MakeRepo, tmp_path: Path) -> None:
+    r = repo(tasks=TASKS)
+    r.run("compile", "--root", str(tmp_path / "nope")).refused(r"nope is not a folder")
+    r.run("compile", "--out", "x" * 300).refused(r"longer than 200 bytes")
+    for sid, char in (("a=b", "="), ("US-1*", r"\*")):
+        repo(tasks={"stories": [{"id": sid}]}).run("compile").refused(rf"holds {char}, which doit cannot take")
+    long = repo(tasks={"stories": [{"id": "A" * 300, "title": "Long"}]})
+    assert long.run("compile").code == 0
+    [spec] = (long.root / "build/specs").glob("*.md")
+    assert len(spec.name) == 120 + 1 + 8 + 3 and spec.read_text().startswith("# " + "A" * 300 + ": Long")

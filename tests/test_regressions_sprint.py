@@ -139,3 +139,81 @@ def test_integration_points_whose_slugs_clash_are_both_named(repo) -> None:
     r.run("compile").refused(re.escape("two integration points are both named 'Cart' (lines 12 and 13)"), 13)
     r = repo(tasks=TASKS, sprint=head + "| ¿? | US-1 | Integration test |\n| !! | US-2 | Integration test |\n")
     r.run("compile").refused(re.escape("integration points '¿?' (line 12) and '!!' (line 13) both get the slug 'point'"), 13)
+
+
+# Sections that say their stories are not in the sprint
+
+
+def test_stories_under_an_out_of_scope_heading_are_not_in_the_sprint(repo) -> None:
+    table = "\n| ID | Reason |\n| --- | --- |\n| US-1 | next sprint |\n"
+    for text in (
+        "## Stories in Scope\n\n- US-2\n\n## Out of Scope\n" + table,
+        "## Stories in Scope\n\n- US-2\n\n## Stories not in scope\n\n- US-1\n",
+        "## Committed stories\n\n- US-2\n\n## Deferred stories\n\n- US-1\n",
+        "## Sprint Backlog\n\n- US-2\n\n## Removed from scope\n\n- US-1\n",
+        "## Stories\n\n### Committed\n\n- US-2\n\n### Won't do\n\n#### Backend\n\n- US-1\n",
+    ):
+        assert story_ids(repo(tasks=TASKS, sprint="# Sprint 1\n\n" + text)) == ["US-2"], text
+
+
+def test_an_out_of_scope_section_alone_is_no_stories_section(tmp_path: Path) -> None:
+    path = tmp_path / "sprint-002.md"
+    path.write_text("# Sprint 2\n\n## Out of scope\n\n- US-1\n\n### Stories\n\n- US-2\n", encoding="utf-8")
+    assert parse_sprint(path).stories is None
+
+
+def test_a_title_that_says_stories_opens_no_empty_stories_section(repo) -> None:
+    r = repo(tasks=TASKS, sprint="# Sprint 1: Cart (3 stories)\n\n## Goal\n\nShip the cart.\n")
+    assert story_ids(r) == ["US-1", "US-2", "login"]
+
+
+# A cell or list item names the ids it starts with, not the ids in its text
+
+
+def test_a_cell_or_item_names_the_run_of_ids_it_starts_with(tmp_path: Path) -> None:
+    path = tmp_path / "sprint-002.md"
+    path.write_text(
+        "## Stories\n\n| Story | Title |\n| --- | --- |\n| US-1, US-4 Cart | x |\n| US-5 Cart, checkout and pay | x |\n"
+        "| US-6 (after US-1/US-2) | x |\n| US-7 (UI and API) | x |\n\n"
+        "- US-8, US-9\n- US-10 and Story US-11 cart, tax and pay\n- US-12 polish, tidy\n- US-13 / login\n",
+        encoding="utf-8",
+    )
+    refs = [(ref.id, ref.line, ref.certain) for ref in parse_sprint(path).stories]
+    assert refs == [
+        ("US-1", 5, True), ("US-4", 5, True), ("US-5", 6, True), ("US-6", 7, True), ("US-7", 8, True),
+        ("US-8", 10, True), ("US-9", 10, True), ("US-10", 11, True), ("US-11", 11, True), ("US-12", 12, True),
+        ("US-13", 13, True), ("login", 13, False),
+    ]  # fmt: skip
+
+
+def test_every_id_of_a_list_item_is_in_scope(repo) -> None:
+    assert story_ids(repo(tasks=TASKS, sprint="# Sprint 1\n\n## Stories\n\n- US-1, US-2\n")) == ["US-1", "US-2"]
+    assert story_ids(repo(tasks=TASKS, sprint="# Sprint 1\n\n## Stories\n\n- US-2 (after US-1)\n")) == ["US-2"]
+
+
+def test_ids_with_letters_outside_ascii_are_read_whole(repo) -> None:
+    tasks = {"stories": [{"id": "故事-1", "title": "A"}, {"id": "Ü-1", "title": "B"}, {"id": "1", "title": "C"}]}
+    assert story_ids(repo(tasks=tasks, sprint="# Sprint 1\n\n## Stories\n\n- 故事-1\n")) == ["故事-1"]
+    assert story_ids(repo(tasks=tasks, sprint="# Sprint 1\n\n## Stories\n\n| ID | T |\n|---|---|\n| Ü-1 | x |\n")) == ["Ü-1"]
+
+
+def test_struck_through_ids_are_not_in_scope(repo) -> None:
+    for text in ("- US-2\n- ~~US-1~~ moved to sprint 2\n", "| Story | Points |\n| --- | --- |\n| US-2 | 3 |\n| ~~US-1~~ (moved out) | 3 |\n"):
+        assert story_ids(repo(tasks=TASKS, sprint="# Sprint 1\n\n## Stories\n\n" + text)) == ["US-2"], text
+
+
+# Front matter `stories:` and a stories section
+
+
+def test_stories_listed_in_front_matter_and_in_a_section_are_an_input_error(repo) -> None:
+    for front in ("stories: []", "sprint: 1\nstories: [US-1]"):
+        r = repo(tasks=TASKS, sprint=f"---\n{front}\n---\n# Sprint 1\n\n## Stories\n\n- US-2\n")
+        res = r.run("check")
+        res.refused(re.escape("the sprint lists its stories twice: in front matter and in the stories section (line "), front.count("\n") + 2)
+        assert "keep one list" in res.stderr
+    assert story_ids(repo(tasks=TASKS, sprint="---\nstories: [US-2]\n---\n# Sprint 1\n")) == ["US-2"]
+
+
+def test_front_matter_stories_that_are_no_list_are_an_input_error(repo) -> None:
+    r = repo(tasks=TASKS, sprint="---\nsprint: 1\nstories: US-1\n---\n# Sprint 1\n")
+    r.run("check").refused(re.escape("front matter `stories` must be a list of story ids"), 3)

@@ -86,3 +86,8 @@ def test_the_title_opens_no_section_even_when_it_says_stories(tmp_path: Path) ->
 def test_ids_with_a_colon_are_read_whole(tmp_path: Path) -> None:
     sprint = parse(tmp_path, "## Stories\n\n- PROJ:1 Login\n- US-2: Logout\n")
     assert ids(sprint) == [("PROJ:1", 3), ("US-2", 4)]
+
+
+def test_a_note_in_parentheses_does_not_exclude_a_stories_heading(tmp_path: Path) -> None:
+    sprint = parse(tmp_path, "# Sprint 2\n\n## Stories (refined later)\n\n- US-1\n")
+    assert ids(sprint) == [("US-1", 5)]
