@@ -42,7 +42,8 @@ _FIRST_ID = re.compile(rf"{_ID_WORD}({_ID})", re.I)
 _NEXT_ID = re.compile(rf"\s*(?:[,;/]|and\b)\s*{_ID_WORD}({_ID})", re.I)
 _PARENTHESISED = re.compile(r"\([^()]*\)")
 # Struck-through text is dropped whole: "~~US-001~~ moved to sprint 2" names no story.
-_MARKUP = re.compile(r"~~.+?~~|[*_`~]|\[[ xX]\]\s|!?\[([^\]]*)\]\([^)]*\)")
+# Struck text, emphasis marks (an underscore only outside a word: STORY_1 keeps its own), code ticks, checkboxes, links.
+_MARKUP = re.compile(r"~~.+?~~|[*`~]|(?<![^\W_])_|_(?![^\W_])|\[[ xX]\]\s|!?\[([^\]]*)\]\([^)]*\)")
 
 
 @dataclass(frozen=True, slots=True)

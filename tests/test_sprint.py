@@ -91,3 +91,8 @@ def test_ids_with_a_colon_are_read_whole(tmp_path: Path) -> None:
 def test_a_note_in_parentheses_does_not_exclude_a_stories_heading(tmp_path: Path) -> None:
     sprint = parse(tmp_path, "# Sprint 2\n\n## Stories (refined later)\n\n- US-1\n")
     assert ids(sprint) == [("US-1", 5)]
+
+
+def test_an_underscore_inside_an_id_is_no_emphasis(tmp_path: Path) -> None:
+    sprint = parse(tmp_path, "## Stories\n\n| ID | Title |\n|----|----|\n| STORY_1 | _Login_ |\n| **STORY_2** | x |\n")
+    assert ids(sprint) == [("STORY_1", 5), ("STORY_2", 6)]
