@@ -109,15 +109,16 @@ def write_artifacts(root: Path, files: dict[str, str], build: str, known: dict[s
     """Write what changed, in the order given; drop spec files of stories no longer planned.
 
     `known` maps a path to the sha256 its file had when storyc last wrote it
-    (build/specs/SHA256SUMS): such a file, if it still exists, is compared by
-    digest instead of being read, which keeps a 10,000-story recompile fast.
+    (build/specs/SHA256SUMS): such a file, if it still exists with the size the
+    new text has, is compared by digest instead of being read, which keeps a
+    10,000-story recompile fast (a hand edit that keeps the size goes unseen).
     Only files listed there are ever removed: storyc deletes nothing it did not write.
     """
     known = known or {}
     spec_dir = root / build / SPEC_DIR
     spec_prefix = f"{build}/{SPEC_DIR}/"
     entries = list(os.scandir(spec_dir)) if spec_dir.is_dir() else []
-    present = {entry.name for entry in entries}
+    present = {entry.name: entry for entry in entries}
     _check_room(root, files, spec_prefix, [entry for entry in entries if entry.is_dir()])
     _check_ownership(root, build)
     changed, unchanged = [], []
@@ -129,7 +130,7 @@ def write_artifacts(root: Path, files: dict[str, str], build: str, known: dict[s
         spec = rel[len(spec_prefix) :] if rel.startswith(spec_prefix) else None
         if spec is not None and spec not in present:
             exists = same = False
-        elif spec is not None and rel in known:
+        elif spec is not None and rel in known and present[spec].stat().st_size == len(data):
             exists, same = True, known[rel] == hashlib.sha256(data).hexdigest()
         else:
             try:
@@ -158,7 +159,7 @@ def write_artifacts(root: Path, files: dict[str, str], build: str, known: dict[s
             raise OutputError(f"cannot write {rel}: {exc.strerror or exc}", Where(path), hint="free the path, or choose another folder with --out or [paths] build") from None
     removed = []
     folders_here = {entry.name for entry in entries if entry.is_dir()}
-    for name in sorted(present - folders_here):
+    for name in sorted(present.keys() - folders_here):
         rel = f"{spec_prefix}{name}"
         if rel in known and rel not in files:
             (spec_dir / name).unlink(missing_ok=True)

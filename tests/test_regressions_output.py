@@ -169,3 +169,14 @@ def test_odd_roots_outs_and_ids(repo: MakeRepo, tmp_path: Path) -> None:
     assert long.run("compile").code == 0
     [spec] = (long.root / "build/specs").glob("*.md")
     assert len(spec.name) == 120 + 1 + 8 + 3 and spec.read_text().startswith("# " + "A" * 300 + ": Long")
+
+
+def test_a_spec_edited_by_hand_is_restored(repo: MakeRepo) -> None:
+    r = repo(tasks=TASKS)
+    assert r.run("compile").code == 0
+    spec = r.root / "build/specs/US-1.md"
+    original = spec.read_bytes()
+    spec.write_bytes(original + b"- my own note\n")
+    res = r.run("compile")
+    assert res.code == 0 and "wrote 2 file(s)" in res.stdout, res.output  # the spec, and SHA256SUMS again
+    assert spec.read_bytes() == original
