@@ -169,7 +169,7 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
     under_story_heading = False
     excluded_level = 0  # in the stories section, the level of an "Out of scope" heading whose part names no story
     nested_line = None  # a stories heading inside another section
-    list_depth = 0
+    items: list[bool] = []  # the open list items, outermost first
     title_seen = False
     i = 0
     while i < len(tokens):
@@ -215,10 +215,10 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                 nested_line = nested_line or line
             i += 3
             continue
-        if tok.type in ("bullet_list_open", "ordered_list_open"):
-            list_depth += 1
-        elif tok.type in ("bullet_list_close", "ordered_list_close"):
-            list_depth -= 1
+        if tok.type == "list_item_open":
+            items.append(False)  # whether this item names a story: then its sub-items are its own text
+        elif tok.type == "list_item_close":
+            items.pop()
         elif tok.type == "inline":
             text = tok.content
             if tokens[i - 1].type == "paragraph_open" and (table := _table(tok, line)):
@@ -232,8 +232,11 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                 sprint.goal = " ".join(content.split())
             elif not sprint.goal and (m := re.search(r"^(?:sprint\s+)?goal\s*:\s*(.+)$", content, re.I | re.M)):
                 sprint.goal = m.group(1).strip()
-            if section == "stories" and not under_story_heading and not excluded_level and list_depth == 1 and tokens[i - 2].type == "list_item_open":
-                refs.extend(_leading_ids(content, (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line))
+            # An item's ids, at any depth under items that name none ("- Epic: cart" grouping "- US-004").
+            if section == "stories" and not under_story_heading and not excluded_level and tokens[i - 2].type == "list_item_open" and not any(items[:-1]):
+                found = _leading_ids(content, (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line)
+                refs.extend(found)
+                items[-1] = any(ref.certain for ref in found)
         i += 1
     if refs:
         seen: dict[str, StoryRef] = {}

@@ -96,3 +96,8 @@ def test_a_note_in_parentheses_does_not_exclude_a_stories_heading(tmp_path: Path
 def test_an_underscore_inside_an_id_is_no_emphasis(tmp_path: Path) -> None:
     sprint = parse(tmp_path, "## Stories\n\n| ID | Title |\n|----|----|\n| STORY_1 | _Login_ |\n| **STORY_2** | x |\n")
     assert ids(sprint) == [("STORY_1", 5), ("STORY_2", 6)]
+
+
+def test_stories_grouped_under_items_without_ids_are_read_and_a_storys_own_items_are_not(tmp_path: Path) -> None:
+    sprint = parse(tmp_path, "## Stories\n\n- Epic: cart\n  - US-4 Cart\n  - US-5 Tax\n- US-6 Login\n  - 2FA works\n")
+    assert [(ref.id, ref.line, ref.certain) for ref in sprint.stories] == [("Epic", 3, False), ("US-4", 4, True), ("US-5", 5, True), ("US-6", 6, True)]
