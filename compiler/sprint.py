@@ -40,6 +40,7 @@ _ID_WORD = r"(?:(?:story|task|issue|ticket|us)(?![\w.:\-]*[^\W_])[\W_]*(?=[^\W_]
 _FIRST_ID = re.compile(rf"{_ID_WORD}({_ID})", re.I)
 # The next id of a run: "US-1, US-2", "US-3 and Story US-4", "US-5 / US-6".
 _NEXT_ID = re.compile(rf"\s*(?:[,;/]|and\b)\s*{_ID_WORD}({_ID})", re.I)
+_URL_PATH = re.compile(r"<?\b[A-Za-z][A-Za-z0-9+.-]*://[^\s>]*/")
 _PARENTHESISED = re.compile(r"\([^()]*\)")
 # Struck-through text is dropped whole: "~~US-001~~ moved to sprint 2" names no story.
 # Struck text, emphasis marks (an underscore only outside a word: STORY_1 keeps its own), code ticks, checkboxes, links.
@@ -330,8 +331,10 @@ def _integration_rows(rows: list[tuple[int, list[str]]], sprint: Sprint) -> list
 
 
 def _plain(text: str) -> str:
-    """Inline Markdown into its visible text (links, emphasis, code ticks, checkboxes dropped)."""
-    return _MARKUP.sub(lambda m: m.group(1) or "", text).strip()
+    """Inline Markdown into its visible text (links, emphasis, code ticks, checkboxes dropped;
+    a bare URL into its last part: https://jira.example.com/browse/US-004 is US-004)."""
+    text = _MARKUP.sub(lambda m: m.group(1) or "", text)
+    return _URL_PATH.sub("", text).strip() if "://" in text else text.strip()
 
 
 def _heading_id(text: str, line: int) -> StoryRef | None:

@@ -101,3 +101,8 @@ def test_an_underscore_inside_an_id_is_no_emphasis(tmp_path: Path) -> None:
 def test_stories_grouped_under_items_without_ids_are_read_and_a_storys_own_items_are_not(tmp_path: Path) -> None:
     sprint = parse(tmp_path, "## Stories\n\n- Epic: cart\n  - US-4 Cart\n  - US-5 Tax\n- US-6 Login\n  - 2FA works\n")
     assert [(ref.id, ref.line, ref.certain) for ref in sprint.stories] == [("Epic", 3, False), ("US-4", 4, True), ("US-5", 5, True), ("US-6", 6, True)]
+
+
+def test_a_bare_link_to_the_tracker_names_the_story_at_its_end(tmp_path: Path) -> None:
+    sprint = parse(tmp_path, "## Stories\n\n| Story | Title |\n|---|---|\n| https://jira.example.com/browse/US-4 | Cart |\n- <https://x.example/US-5>\n")
+    assert ids(sprint) == [("US-4", 5), ("US-5", 6)]
