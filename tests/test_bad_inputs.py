@@ -21,6 +21,8 @@ import pytest
 from storyc import api
 from storyc.errors import StorycError
 
+Repo = Run = Any  # conftest's classes, for annotations: a test module cannot import conftest
+
 GOOD_TASKS: dict[str, Any] = {
     "version": 1,
     "project": "Mini",
