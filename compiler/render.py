@@ -13,7 +13,6 @@ import storyc.templates
 from storyc.errors import InputError, Where
 
 PACKAGE_TEMPLATES = Path(storyc.templates.__file__).resolve().parent
-ROLES = ("builder", "validator", "reviewer", "fix")
 
 
 def environment(user_dir: Path | None) -> jinja2.Environment:

@@ -37,7 +37,7 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "rationale": _rationale(plan, targets),
         "graph_text": graph_text(plan),
         "mermaid": mermaid(plan),
-        "waves": [_wave(plan, n, ids, by_id, ordered) for n, ids, ordered in _waves_with_ordering(plan)],
+        "waves": [_wave(plan, n, ids, by_id, ordered) for n, ids, ordered in _waves_with_ordering(plan, by_id)],
         "gates": _gates(plan),
         "matrix": [_matrix_row(size, row) for size, row in config["policy"].items()],
         "integration_rows": [_integration_row(p) for p in plan.integration_points],
@@ -136,13 +136,12 @@ def _mermaid_text(text: str) -> str:
     return " ".join(text.split()).replace('"', "#quot;")
 
 
-def _waves_with_ordering(plan: Plan) -> list[tuple[int, list[str], list[Edge]]]:
+def _waves_with_ordering(plan: Plan, by_id: dict[str, PlannedStory]) -> list[tuple[int, list[str], list[Edge]]]:
     """Each wave with the file-ordering edges that end in it."""
-    wave_of = {sid: n for n, ids in enumerate(plan.waves, 1) for sid in ids}
     ordered: dict[int, list[Edge]] = {}
     for edge in plan.edges:
         if edge.kind == "file":
-            ordered.setdefault(wave_of[edge.target], []).append(edge)
+            ordered.setdefault(by_id[edge.target].wave, []).append(edge)
     return [(n, ids, ordered.get(n, [])) for n, ids in enumerate(plan.waves, 1)]
 
 
