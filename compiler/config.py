@@ -125,6 +125,7 @@ class Runner(_Section):
     budget_usd: float = Field(default=5.0, gt=0)
     max_turns: int = Field(default=50, ge=1)
     timeout_s: int = Field(default=1800, ge=1)
+    scripts: str = ".storyc/scripts"  # the scripted runner's turns, one <story-id>.toml per story
 
 
 class Execution(_Section):

@@ -1,13 +1,24 @@
-"""plan.json into doit tasks: names, dependencies and actions, no policy.
+"""plan.json into doit tasks, and doit's progress into storyc's words.
 
-Every decision was made at compile time; this module only wires what the plan
-says. It is the one place that knows doit's task-dict format.
+The one module that knows doit. Every decision was made at compile time; this
+only wires what the plan says: a story target makes its stamp
+(build/stamps/<name>.out), and names its spec and its upstream stories' stamps
+as file_deps, so a spec change or an upstream output change re-runs it and a
+re-run with the same output re-runs nothing downstream. Its `uptodate` check
+notices hand edits of its files. Actions are module-level functions with plain
+arguments: doit's process mode pickles them.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import sys
+import time
 from pathlib import Path
+
+from doit.reporter import ConsoleReporter
+from filelock import Timeout
 
 from storyc.words import count
 
@@ -22,69 +33,138 @@ def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
         "dep_file": f"{build}/.doit.db",
         "default_tasks": ["sprint"],
         "verbosity": 2,
+        "reporter": StorycReporter,
     }
+    # doit saves its state only when a run ends: make SIGTERM end it the way Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
 
     def task_storyc():
-        yield from plan_tasks(plan, str(root / plan_path))
+        yield from plan_tasks(plan, str(root), plan_path)
 
     task_storyc.__doc__ = "storyc's compiled sprint"
     return config, task_storyc
 
 
-def plan_tasks(plan: dict, plan_path: str):
-    """One target per story to build, then wave-N, integration:<name> and sprint."""
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def plan_tasks(plan: dict, root: str, plan_path: str):
+    """One target per story, then wave-N, integration:<name> and sprint."""
+    from storyc import engine, integration, stamps
+
+    build = plan["config"]["paths"]["build"]
     targets = [s for s in plan["stories"] if s["target"]]
+    out = {s["id"]: stamps.out_path(build, s["spec"]) for s in targets}
     gates = plan["config"]["gates"]
+    barrier = plan["config"]["execution"]["barrier"] == "wave"
+    later = stamps.later_patterns(targets)
     for story in targets:
         policy = story["policy"]
+        record = str(stamps.record_path(Path(root), build, story["spec"]))
         yield {
             "basename": story["id"],
             "doc": f"{' '.join(story['title'].split())} [{story['size']}, {policy['model']}]",
-            "actions": [(announce, [plan_path, "story", story["id"]])],
-            "file_dep": [story["spec"]],
-            "task_dep": list(story["after"]),
+            "actions": [(engine.run_story, [root, plan_path, story["id"]])],
+            "targets": [out[story["id"]]],
+            "file_dep": [story["spec"], *(out[u] for u in story["after"])],
+            "task_dep": [f"wave-{story['wave'] - 1}"] if barrier and story["wave"] and story["wave"] > 1 else [],
+            "uptodate": [(stamps.unchanged, [root, record, story["files"], later[story["id"]]])],
+            "meta": {"storyc": "story", "record": record},
         }
     waves = plan["waves"]
     for n, wave in enumerate(waves, 1):
         yield {
             "basename": f"wave-{n}",
             "doc": f"wave {n} complete ({count(len(wave), 'story', 'stories')})" + (", then the integration gate" if gates["integration"] else ""),
-            "actions": [(announce, [plan_path, "wave", str(n)])],
-            "task_dep": list(wave) + ([f"wave-{n - 1}"] if n > 1 else []),
-            "uptodate": [False],
+            "actions": [(integration.run_wave, [root, plan_path, n])],
+            "file_dep": [out[s] for s in wave],
+            "task_dep": [f"wave-{n - 1}"] if n > 1 else [],
         }
     for point in plan["integration_points"]:
         yield {
             "basename": f"integration:{point['slug']}",
             "doc": f"{point['name']}: {point['verification']}",
-            "actions": [(announce, [plan_path, "integration", point["slug"]])],
-            "task_dep": [s for s in point["stories"] if s in {t["id"] for t in targets}],
-            "uptodate": [False],
+            "actions": [(integration.run_point, [root, plan_path, point["slug"]])],
+            "file_dep": [out[s] for s in point["stories"] if s in out],
         }
     yield {
         "basename": "sprint",
         "doc": "the whole sprint: every wave, every integration point" + (", then the E2E gate" if gates["e2e"] else "") + ", then the summary",
-        "actions": [(announce, [plan_path, "sprint", ""])],
+        "actions": [(integration.run_sprint, [root, plan_path])],
+        "file_dep": list(out.values()),
         "task_dep": [f"wave-{n}" for n in range(1, len(waves) + 1)] + [f"integration:{p['slug']}" for p in plan["integration_points"]],
-        "uptodate": [False],
     }
 
 
-def announce(plan_path: str, kind: str, name: str) -> None:
-    """Say what this target will do (the execution engine fills this in)."""
-    plan = json.loads(Path(plan_path).read_text(encoding="utf-8"))
-    gates = plan["config"]["gates"]
-    runner = plan["config"]["runner"]["kind"]
-    if kind == "story":
-        story = next(s for s in plan["stories"] if s["id"] == name)
-        policy = story["policy"]
-        review = f", then {policy['review_passes']} review pass(es)" if policy["reviewer"] else ""
-        steps = ", ".join("secrets check" if g == "secrets" else gates[g] for g in policy["gates"]) or "no gates"
-        print(f"{name}: would build with {policy['model']} ({runner} runner); gates: {steps}{review}")
-    elif kind == "wave":
-        print(f"wave {name}: would run the integration gate: {gates.get('integration') or 'none configured'}")
-    elif kind == "integration":
-        point = next(p for p in plan["integration_points"] if p["slug"] == name)
-        print(f"integration {point['name']}: would run {point['command'] or 'nothing (a manual check)'}")
-    else:
-        print(f"sprint: would run the E2E gate: {gates.get('e2e') or 'none configured'}")
+class StorycReporter(ConsoleReporter):
+    """doit's console output, plus `[done/total]`, the stories running and the cost so far."""
+
+    desc = "storyc: [done/total], running stories, cost"
+
+    def initialize(self, tasks, selected_tasks):
+        self.total = sum(1 for t in tasks.values() if (t.meta or {}).get("storyc") == "story")
+        self.done, self.running, self.cost = 0, [], 0.0
+        self.build = self.checkpoints = None
+        self.started = time.time()
+        story = next((t for t in tasks.values() if (t.meta or {}).get("storyc") == "story"), None)
+        if story is None:
+            return
+        from storyc.checkpoints import Checkpoints
+        from storyc.files import lock_for
+
+        record = Path(story.meta["record"])
+        self.build = record.parent.parent
+        self.lock = lock_for(self.build, "run")
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            self.write(f"storyc: another doit run of this sprint is running (lock {self.lock.lock_file}); wait for it to finish\n")
+            sys.exit(2)
+        plan = json.loads((self.build / "plan.json").read_text(encoding="utf-8"))
+        self.checkpoints = Checkpoints(Path(story.actions[0].args[0]), plan)
+        self.started = time.time()
+        self.checkpoints.event("run_started")
+
+    def _story(self, task) -> bool:
+        return (task.meta or {}).get("storyc") == "story"
+
+    def execute_task(self, task):
+        if self._story(task):
+            self.running.append(task.name)
+            self.write(f"[{self.done}/{self.total}] ▶ {task.name}   running: {', '.join(self.running)}\n")
+        elif task.actions:
+            self.write(f".  {task.name}\n")
+
+    def add_success(self, task):
+        if self._story(task):
+            self._finish(task, "✓")
+
+    def add_failure(self, task, fail):
+        if self._story(task) and task.name in self.running:
+            self._finish(task, "✗")
+        super().add_failure(task, fail)
+
+    def skip_uptodate(self, task):
+        if self._story(task):
+            self.done += 1
+        elif task.name[0] != "_":
+            self.write(f"-- {task.name}\n")
+
+    def _finish(self, task, mark: str) -> None:
+        from storyc.stamps import load_record
+
+        self.running = [n for n in self.running if n != task.name]
+        self.done += mark == "✓"
+        record = load_record(Path(task.meta["record"])) or {}
+        if mark == "✓" and record.get("finished_at", 0) >= self.started:
+            self.cost += record.get("cost_usd", 0.0)
+        self.write(f"[{self.done}/{self.total}] {mark} {task.name}   ${self.cost:.4f} so far" + (f"   running: {', '.join(self.running)}" if self.running else "") + "\n")
+
+    def complete_run(self):
+        super().complete_run()
+        if self.checkpoints is not None:
+            self.checkpoints.event("run_finished", done=self.done, total=self.total)
+            self.lock.release()
+        if self.total:
+            self.write(f"storyc: {self.done} of {count(self.total, 'story', 'stories')} done, ${self.cost:.4f} this run\n")

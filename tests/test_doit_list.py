@@ -88,9 +88,24 @@ def test_done_story_is_no_longer_a_target(shop: Path) -> None:
     assert "integration:users-cart" in targets and "sprint" in targets
 
 
-def test_doit_runs_the_sprint_two_at_a_time(shop: Path) -> None:
-    result = doit(shop, "-n", "2")
+@pytest.mark.parametrize("isolation", ["worktree", "none"])
+def test_the_example_sprint_runs_end_to_end_and_then_nothing_is_stale(shop: Path, isolation: str) -> None:
+    """The demo: the scripted runner builds all six stories through real gates; a second doit runs nothing."""
+    (shop / "storyc.toml").write_text((shop / "storyc.toml").read_text() + f'\n[execution]\nisolation = "{isolation}"\n')
+    api.build(shop)
+    if isolation == "worktree":
+        subprocess.run(["git", "init", "-q"], cwd=shop, check=True)
+    result = doit(shop, "-n", "4")
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     for sid in STORIES:
-        assert f"{sid}: would build" in result.stdout
-    assert "sprint: would run" in result.stdout
+        assert f"{sid}: done" in result.stdout
+    assert "US-004: attempt 1, reviewer on claude-sonnet-4-5" in result.stdout
+    assert "E2E tests: passed" in result.stdout and "[6/6] ✓" in result.stdout
+    tasks = json.loads((shop / "docs/tasks/tasks.json").read_text())
+    assert {s["id"]: s["status"] for s in tasks["stories"]} == dict.fromkeys(STORIES, "done")
+    assert (shop / "src/shop/checkout.py").is_file() and (shop / "build/SPRINT_SUMMARY.md").is_file()
+    plan_doc = (shop / "build/ORCHESTRATION_PLAN.md").read_text()
+    assert "| 3 | 2 | 2 | 0 | 0 |" in plan_doc  # Current Execution Status kept current
+    again = doit(shop)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "▶" not in again.stdout and "attempt" not in again.stdout

@@ -1,0 +1,48 @@
+"""Any agent CLI, from an argv template, into an AgentResult.
+
+`[runner] argv = ["codex", "exec", "--model", "{model}", "{prompt_file}"]`: the
+placeholders {story_id}, {prompt_file}, {model}, {attempt} and {workspace} are
+filled per attempt, each argument on its own (no shell, so nothing in a story
+can inject a command). The agent runs in the workspace with stdin closed and
+its own timeout; a timeout kills its whole process group. Exit code 0 means the
+agent finished; storyc's gates then decide whether the story is done.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from storyc.runners.base import AgentResult, AgentTask
+from storyc.runners.proc import run_process
+
+PLACEHOLDERS = ("story_id", "prompt_file", "model", "attempt", "workspace")
+
+
+def fill(argv: list[str], task: AgentTask) -> list[str]:
+    values = {"story_id": task.story_id, "prompt_file": str(task.prompt_file), "model": task.model,
+              "attempt": str(task.attempt), "workspace": str(task.workspace), "role": task.role}
+    out = []
+    for arg in argv:
+        for key, value in values.items():
+            arg = arg.replace("{" + key + "}", value)
+        out.append(arg)
+    return out
+
+
+class CommandRunner:
+    def __init__(self, argv: list[str], timeout: float, env: dict[str, str] | None = None):
+        self.argv, self.timeout, self.env = argv, timeout, env
+
+    def run(self, task: AgentTask) -> AgentResult:
+        args = fill(self.argv, task)
+        env = {**(self.env if self.env is not None else os.environ), "STORYC_STORY": task.story_id, "STORYC_ROLE": task.role,
+               "STORYC_MODEL": task.model, "STORYC_ATTEMPT": str(task.attempt), "STORYC_PROMPT_FILE": str(task.prompt_file)}
+        timeout = min(self.timeout, task.budget.wall_s)
+        Path(task.transcript).parent.mkdir(parents=True, exist_ok=True)
+        done = run_process(args, cwd=task.workspace, env=env, timeout=timeout, log=task.transcript)
+        if done.timed_out:
+            return AgentResult(False, "timeout", done.output, seconds=done.seconds, detail=f"timed out after {timeout:g} s; process group killed")
+        if done.returncode != 0:
+            return AgentResult(False, "exit", done.output, seconds=done.seconds, detail=f"exit code {done.returncode}: {done.output[-2000:]}")
+        return AgentResult(True, "exit", done.output, seconds=done.seconds)

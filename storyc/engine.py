@@ -1,0 +1,301 @@
+"""A story target into an implemented, gated, stamped story.
+
+`run_story` is the action of every story target. It decides from storyc's own
+stamps what the story needs (nothing; the gates only; a build), then climbs
+the recovery ladder: the Builder through the runner, the gates, the Reviewer,
+and back to the Builder with the failure, at most `max_attempts` agent calls,
+escalating the model on the third. Only gate exit codes decide. A story that
+runs out of attempts is blocked for human review and its target fails, so
+its dependents do not run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storyc.checkpoints import Checkpoints
+from storyc.compiler.render import environment, prompt_name, render, user_templates
+from storyc.files import atomic_write
+from storyc.gates import GateResult, run_gates
+from storyc.runners import make_runner
+from storyc.runners.base import AgentResult, AgentTask, Budget, RunAborted, Usage
+from storyc.stamps import (
+    MISSING,
+    file_digest,
+    files_now,
+    later_patterns,
+    load_record,
+    out_path,
+    output_hash,
+    read_out,
+    record_path,
+    snapshot,
+    stamp_name,
+    story_files,
+    write_stamp,
+)
+from storyc.workspace import MergeConflict, Workspace, open_workspace
+
+VERDICT = re.compile(r"^\s*VERDICT:\s*(APPROVE|CHANGES_REQUESTED)\s*$", re.M)
+GATE_TIMEOUT = 1800.0
+
+
+@dataclass
+class Sprint:
+    """One compiled plan, as a worker process sees it: loaded once per process."""
+
+    root: Path
+    plan: dict
+    checkpoints: Checkpoints
+    stories: dict[str, dict] = field(default_factory=dict)
+    later: dict[str, list[str]] = field(default_factory=dict)  # id -> file patterns its descendants own
+
+    @property
+    def config(self) -> dict:
+        return self.plan["config"]
+
+    @property
+    def build(self) -> Path:
+        return self.root / self.config["paths"]["build"]
+
+    def out(self, story_id: str) -> str:
+        return out_path(self.config["paths"]["build"], self.stories[story_id]["spec"])
+
+    def record_file(self, story_id: str) -> Path:
+        return record_path(self.root, self.config["paths"]["build"], self.stories[story_id]["spec"])
+
+    def aborted(self) -> str | None:
+        flag = self.build / "locks" / "abort"
+        return flag.read_text(encoding="utf-8") if flag.is_file() else None
+
+
+_SPRINTS: dict[tuple[str, int], Sprint] = {}
+
+
+def load_sprint(root: str, plan_path: str) -> Sprint:
+    path = Path(root) / plan_path
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _SPRINTS:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+        targets = [s for s in plan["stories"] if s["target"]]
+        sprint = Sprint(Path(root), plan, Checkpoints(Path(root), plan), {s["id"]: s for s in plan["stories"]}, later_patterns(targets))
+        _SPRINTS.clear()
+        _SPRINTS[key] = sprint
+    return _SPRINTS[key]
+
+
+def run_story(root: str, plan_path: str, story_id: str) -> bool:
+    """The action of a story target: True when the story is done (doit's success)."""
+    sprint = load_sprint(root, plan_path)
+    if reason := sprint.aborted():
+        print(f"{story_id}: not started, the run was stopped: {reason}")
+        return False
+    story = sprint.stories[story_id]
+    record = load_record(sprint.record_file(story_id))
+    upstream = {u: read_out(sprint.root, sprint.out(u)) or MISSING for u in story["after"]}
+    if record is not None:
+        files = files_now(sprint.root, record, story["files"], sprint.later[story_id])
+        if record.get("spec_sha256") == story["spec_sha256"] and record.get("upstream") == upstream and output_hash(files) == record.get("output_sha256"):
+            # doit forgot (a killed run saves nothing) but storyc's stamp remembers.
+            if read_out(sprint.root, sprint.out(story_id)) != record["output_sha256"]:
+                write_stamp(sprint.root, sprint.out(story_id), sprint.record_file(story_id), record)
+            sprint.checkpoints.event("story_skipped", story=story_id, reason="up to date")
+            return True
+    elif story["family"] == "done":
+        _stamp(sprint, story, upstream, [], by="hand", mode="none", started=time.time())
+        sprint.checkpoints.event("story_skipped", story=story_id, reason="done by hand (no stamp)")
+        print(f"{story_id}: done by hand; stamped, not run")
+        return True
+    mode = "verify" if record is not None and record.get("spec_sha256") == story["spec_sha256"] else "build"
+    return Attempts(sprint, story, upstream, mode).run()
+
+
+class Attempts:
+    """One story's way through the recovery ladder, within one run."""
+
+    def __init__(self, sprint: Sprint, story: dict, upstream: dict[str, str], mode: str, failure: str | None = None):
+        self.sprint, self.story, self.upstream, self.mode = sprint, story, upstream, mode
+        self.id = story["id"]
+        self.name = stamp_name(story["spec"])
+        self.log = sprint.build / "logs" / f"{self.name}.log"
+        self.runner_config = sprint.config["runner"]
+        self.isolation = sprint.config["execution"]["isolation"]
+        self.calls: list[dict[str, Any]] = []
+        self.failure = failure
+        self.started = time.time()
+
+    def run(self) -> bool:
+        cp = self.sprint.checkpoints
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        cp.status(self.id, "in_progress")
+        cp.event("story_started", story=self.id, mode=self.mode)
+        print(f"{self.id}: {'re-verifying (its inputs or files changed)' if self.mode == 'verify' else 'building'}")
+        ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation)
+        try:
+            if self.mode == "verify" and self.failure is None:
+                before = self._before(ws)
+                results = self._gates(ws, self._changed(ws, before, []))
+                if results and not results[-1].passed:
+                    self.failure = results[-1].brief()
+                else:
+                    return self._done(ws, [])
+            return self._ladder(ws)
+        except RunAborted as exc:
+            (self.sprint.build / "locks" / "abort").write_text(str(exc) or "spend limit reached", encoding="utf-8")
+            cp.status(self.id, "todo")
+            cp.event("story_blocked", story=self.id, reason=f"run stopped: {exc}")
+            print(f"{self.id}: the run is stopping: {exc}")
+            return False
+        finally:
+            ws.close()
+
+    def _ladder(self, ws: Workspace) -> bool:
+        max_attempts = self.runner_config["max_attempts"]
+        changed_by_tools: list[str] = []
+        for attempt in range(1, max_attempts + 1):
+            before = self._before(ws)
+            result = self._call("builder", attempt, ws)
+            changed_by_tools += result.changed
+            if not result.finished:
+                self.failure = f"the agent stopped before finishing ({result.stop}): {result.detail or result.text}".strip()
+                continue
+            changed = self._changed(ws, before, changed_by_tools)
+            results = self._gates(ws, changed)
+            if results and not results[-1].passed:
+                self.failure = results[-1].brief()
+                continue
+            if (review := self._review(ws, attempt)) is not None:
+                self.failure = "The Reviewer requested changes:\n" + review
+                continue
+            try:
+                return self._done(ws, changed)
+            except MergeConflict as exc:
+                self.failure = f"Your change no longer applies to the working tree (another story changed the same lines):\n{exc}\nRedo it on the current code."
+                ws.close()
+                ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation)
+                changed_by_tools = []
+        return self._blocked()
+
+    # ------------------------------------------------------------ steps
+
+    def _call(self, role: str, attempt: int, ws: Workspace, review_pass: int = 0) -> AgentResult:
+        policy = self.story["policy"]
+        model = self._model(attempt) if role == "builder" else policy["model"]
+        prompt = self._prompt(role, attempt, review_pass)
+        tag = f"{self.name}.{attempt}.{role}" + (f"{review_pass}" if review_pass else "")
+        prompt_file = self.sprint.build / "prompts" / f"{tag}.md"
+        atomic_write(prompt_file, prompt)
+        runner = self.runner_config
+        task = AgentTask(
+            story_id=self.id, role=role, model=model, attempt=attempt,
+            system=render(self._env(), "prompts/system.md.j2", role=role, project=self.sprint.plan["project"]),
+            prompt=prompt, workspace=ws.path,
+            budget=Budget(max_turns=runner["max_turns"], usd=runner["budget_usd"], wall_s=runner["timeout_s"]),
+            transcript=self.sprint.build / "transcripts" / f"{tag}.jsonl", prompt_file=prompt_file,
+        )
+        cp = self.sprint.checkpoints
+        cp.event("attempt_started", story=self.id, attempt=attempt, role=role, model=model)
+        print(f"{self.id}: attempt {attempt}, {role} on {model}")
+        started = time.monotonic()
+        result = make_runner(self.sprint.root, self.sprint.plan).run(task)
+        seconds = round(time.monotonic() - started, 3)
+        call = {"attempt": attempt, "role": role, "model": model, "finished": result.finished, "stop": result.stop,
+                "turns": result.turns, "tokens": result.usage.as_dict(), "cost_usd": result.cost_usd, "seconds": seconds}
+        self.calls.append(call)
+        cp.event("attempt_finished", story=self.id, **call)
+        return result
+
+    def _model(self, attempt: int) -> str:
+        """Attempts 1 and 2 on the planned model; from 3 on, the next model up."""
+        planned = self.story["policy"]["model"]
+        if attempt < 3:
+            return planned
+        models = self.sprint.config["models"]
+        ladder = [models["haiku"], models["sonnet"], models["opus"]]
+        return ladder[min(ladder.index(planned) + 1, 2)] if planned in ladder else planned
+
+    def _prompt(self, role: str, attempt: int, review_pass: int) -> str:
+        config = self.sprint.config
+        template = role if role != "builder" or (attempt == 1 and self.failure is None) else "fix"
+        arch = self.sprint.plan["inputs"].get("architecture")
+        architecture = (self.sprint.root / arch["path"]).read_text(encoding="utf-8") if arch and (self.sprint.root / arch["path"]).is_file() else None
+        return render(
+            self._env(), prompt_name(template),
+            story=self.story, tasks_path=self.sprint.plan["inputs"]["tasks"]["path"],
+            gates=[{"name": g, "command": config["gates"][g]} for g in self.story["policy"]["gates"] if g != "secrets"],
+            architecture=architecture, architecture_path=arch["path"] if arch else None,
+            attempt=attempt, max_attempts=config["runner"]["max_attempts"], failure=self.failure,
+            changed_files=self.story["files"], review_pass=review_pass,
+        )
+
+    def _env(self):
+        return environment(user_templates(self.sprint.root, self.sprint.config["paths"]["templates"]))
+
+    def _gates(self, ws: Workspace, changed: list[str]) -> list[GateResult]:
+        results = run_gates(self.story["policy"]["gates"], self.sprint.config["gates"], ws.path, changed, timeout=GATE_TIMEOUT, log=self.log)
+        verdict = ", ".join(f"{r.name} {'ok' if r.passed else 'FAILED'}" for r in results) or "no gates"
+        print(f"{self.id}: gates: {verdict}")
+        self.sprint.checkpoints.event("gates", story=self.id, passed=all(r.passed for r in results), results={r.name: r.passed for r in results})
+        return results
+
+    def _review(self, ws: Workspace, attempt: int) -> str | None:
+        """None when every review pass approves; else what the Reviewer asked for."""
+        policy = self.story["policy"]
+        for review_pass in range(1, (policy["review_passes"] if policy["reviewer"] else 0) + 1):
+            result = self._call("reviewer", attempt, ws, review_pass)
+            verdicts = VERDICT.findall(result.text)
+            if not (result.finished and verdicts and verdicts[-1] == "APPROVE"):
+                return result.text.strip() or f"(no verdict: the Reviewer stopped with {result.stop})"
+        return None
+
+    def _before(self, ws: Workspace) -> dict[str, str]:
+        return {f: file_digest(ws.path / f) for f in story_files(ws.path, self.story["files"])}
+
+    def _changed(self, ws: Workspace, before: dict[str, str], by_tools: list[str]) -> list[str]:
+        if ws.tree is not None:
+            return ws.changed()
+        now = story_files(ws.path, self.story["files"], by_tools)
+        return sorted(f for f in now if f in by_tools or before.get(f) != file_digest(ws.path / f))
+
+    def _done(self, ws: Workspace, changed: list[str]) -> bool:
+        changed = ws.bring_home() or changed
+        record = _stamp(self.sprint, self.story, self.upstream, changed, by="agent" if self.calls else "gates", mode=self.mode, started=self.started, calls=self.calls)
+        self.sprint.checkpoints.status(self.id, "done")
+        self.sprint.checkpoints.event("story_done", story=self.id, attempts=len(self.calls), cost_usd=record["cost_usd"], tokens=record["tokens"], output_sha256=record["output_sha256"])
+        print(f"{self.id}: done ({len(self.calls)} agent call(s), ${record['cost_usd']:.4f})")
+        return True
+
+    def _blocked(self) -> bool:
+        reason = f"{self.runner_config['max_attempts']} attempt(s) failed; last failure: {self.failure}"
+        self.sprint.checkpoints.status(self.id, "blocked")
+        self.sprint.checkpoints.event("story_blocked", story=self.id, reason=reason[:2000])
+        print(f"{self.id}: BLOCKED, needs human review. {reason[:500]}")
+        return False
+
+
+def _stamp(sprint: Sprint, story: dict, upstream: dict, changed: list[str], *, by: str, mode: str, started: float, calls: list | None = None) -> dict:
+    calls = calls or []
+    files = snapshot(sprint.root, story_files(sprint.root, story["files"], changed, sprint.later[story["id"]]))
+    usage = sum((Usage(c["tokens"]["input"], c["tokens"]["output"], c["tokens"]["cache_read"], c["tokens"]["cache_write"]) for c in calls), Usage())
+    record = {
+        "story": story["id"],
+        "spec_sha256": story["spec_sha256"],
+        "upstream": upstream,
+        "files": files,
+        "output_sha256": output_hash(files),
+        "by": by,
+        "mode": mode,
+        "calls": calls,
+        "models": sorted({c["model"] for c in calls}),
+        "tokens": usage.as_dict(),
+        "cost_usd": round(sum(c["cost_usd"] for c in calls), 6),
+        "seconds": round(time.time() - started, 3),
+        "finished_at": round(time.time(), 3),
+    }
+    write_stamp(sprint.root, sprint.out(story["id"]), sprint.record_file(story["id"]), record)
+    return record

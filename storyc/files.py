@@ -1,0 +1,100 @@
+"""Writes that a crash or a parallel writer cannot tear."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from filelock import BaseFileLock, FileLock, Timeout
+
+from storyc.errors import OutputError, Where
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Replace the file at `path` with `data` in one step: a reader sees the old file or the new, never half of one.
+
+    A symlink is written through (the link stays a link); an existing file keeps its permission bits, a new one
+    gets the umask's (and its folder is made); on any failure the temporary file is removed and the old file is left as it was.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path = Path(os.path.realpath(path))
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # same folder: os.replace cannot cross filesystems
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any new file
+        with open(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself survive a crash (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def lock_for(build_dir: Path, name: str, timeout: float = 60) -> FileLock:
+    """The lock `build_dir/locks/<name>.lock`, its folder made: one per shared file, never beside the user's files.
+
+    Reentrant within a thread; it excludes other threads (also through the same object) and other processes.
+    Build it in the process that uses it: a lock object does not survive a fork.
+    """
+    folder = build_dir / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder / f"{name}.lock", timeout=timeout)
+
+
+@contextlib.contextmanager
+def locked(lock: Path | BaseFileLock, timeout: float | None = None) -> Iterator[BaseFileLock]:
+    """Hold `lock` (a lock file's path, or a lock from `lock_for`) for the block.
+
+    OutputError after `timeout` seconds: by default the lock's own timeout, 60 s for a path.
+    """
+    if not isinstance(lock, BaseFileLock):
+        Path(lock).parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock, timeout=60 if timeout is None else timeout)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise OutputError(
+            f"waited {lock.timeout if timeout is None else timeout:g} s for the lock {lock.lock_file}", Where(str(lock.lock_file)),
+            hint="another storyc process holds it; wait for it to finish (the lock goes with its process)",
+        ) from None
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def append_line(path: Path, text: str) -> None:
+    """Add one line to an append-only log, in one write call (hold the caller's lock around it)."""
+    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    with open(path, "ab", buffering=0) as f:
+        while data:  # an unbuffered write may take less than all; on a local disk it takes all at once
+            data = data[f.write(data) :]

@@ -1,0 +1,116 @@
+"""Wave, integration-point and sprint targets into checks run, culprits found and fixed.
+
+A failing integration check names the story that broke it: the involved
+stories' changes are taken out of the working tree one at a time, newest
+first, until the check passes; the last one taken out is the culprit. The
+others go back in, the culprit is rebuilt with the failure as context, and
+the check runs again.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from storyc.engine import Attempts, Sprint, load_sprint
+from storyc.files import atomic_write
+from storyc.runners.proc import run_process
+from storyc.stamps import MISSING, load_record, read_out, stamp_name
+from storyc.workspace import git_toplevel, undo_patch
+
+TIMEOUT = 3600.0
+
+
+def run_wave(root: str, plan_path: str, wave: int) -> bool:
+    sprint = load_sprint(root, plan_path)
+    command = sprint.config["gates"].get("integration")
+    passed = _check(sprint, f"wave {wave} integration tests", command)[0] if command else True
+    sprint.checkpoints.event("wave_done", wave=wave, passed=passed)
+    return passed
+
+
+def run_point(root: str, plan_path: str, slug: str) -> bool:
+    sprint = load_sprint(root, plan_path)
+    point = next(p for p in sprint.plan["integration_points"] if p["slug"] == slug)
+    if not point["command"]:
+        print(f"{point['name']}: a manual check ({point['verification']}); nothing to run")
+        return True
+    passed, failure = _check(sprint, point["name"], point["command"])
+    if passed:
+        sprint.checkpoints.event("integration_passed", name=point["name"])
+        return True
+    culprit = find_culprit(sprint, point["stories"], point["command"])
+    sprint.checkpoints.event("integration_failed", name=point["name"], culprit=culprit)
+    if culprit is None:
+        print(f"{point['name']}: failed, and no single story's change explains it")
+        return False
+    print(f"{point['name']}: broken by {culprit}; rebuilding it with the failure as context")
+    story = sprint.stories[culprit]
+    upstream = {u: read_out(sprint.root, sprint.out(u)) or MISSING for u in story["after"]}
+    brief = f"The integration check `{point['command']}` ({point['name']}) failed with your change in, and passes without it:\n{failure}"
+    if not Attempts(sprint, story, upstream, "build", failure=brief).run():
+        return False
+    passed = _check(sprint, point["name"], point["command"])[0]
+    sprint.checkpoints.event("integration_passed" if passed else "integration_failed", name=point["name"], culprit=None if passed else culprit)
+    return passed
+
+
+def run_sprint(root: str, plan_path: str) -> bool:
+    sprint = load_sprint(root, plan_path)
+    command = sprint.config["gates"].get("e2e")
+    passed = _check(sprint, "E2E tests", command)[0] if command else True
+    snap = sprint.checkpoints.snapshot()
+    done = [sid for sid, s in snap.stories.items() if s["family"] == "done"]
+    lines = [
+        f"# Sprint summary: {sprint.plan['sprint']['name']}", "",
+        f"- Finished: {time.strftime('%Y-%m-%d %H:%M:%S')}",
+        f"- Stories done: {len(done)} of {len(snap.stories)}",
+        f"- E2E: {'passed' if passed else 'FAILED'}" if command else "- E2E: no command configured",
+        f"- Cost: ${snap.cost_usd:.4f}; tokens in {snap.tokens.get('input', 0):,}, out {snap.tokens.get('output', 0):,}", "",
+        "| Story | Status | Attempts | Cost |", "| ----- | ------ | -------- | ---- |",
+    ]
+    for sid, s in snap.stories.items():
+        record = load_record(sprint.record_file(sid)) or {}
+        lines.append(f"| {sid} | {s['family']} | {len(record.get('calls', []))} | ${record.get('cost_usd', 0):.4f} |")
+    atomic_write(sprint.build / "SPRINT_SUMMARY.md", "\n".join(lines) + "\n")
+    sprint.checkpoints.event("sprint_done", passed=passed)
+    return passed
+
+
+def _check(sprint: Sprint, what: str, command: str) -> tuple[bool, str]:
+    log = sprint.build / "logs" / "integration.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    done = run_process(command, cwd=sprint.root, timeout=TIMEOUT, shell=True, log=log)
+    ok = done.returncode == 0 and not done.timed_out
+    print(f"{what}: {'passed' if ok else 'FAILED'} ({command})")
+    if not ok:
+        print(done.output[-3000:])
+    return ok, done.output
+
+
+def find_culprit(sprint: Sprint, stories: list[str], command: str) -> str | None:
+    """Undo the stories' patches newest first until `command` passes; put the innocent back."""
+    if sprint.config["execution"]["isolation"] != "worktree" or git_toplevel(sprint.root) is None:
+        return None  # without patches there is nothing to take out
+    finished = []
+    for sid in stories:
+        if sid in sprint.stories and (record := load_record(sprint.record_file(sid))):
+            finished.append((record.get("finished_at", 0), sid))
+    undone: list[str] = []
+    culprit = None
+    for _, sid in sorted(finished, reverse=True):
+        if not undo_patch(sprint.root, sprint.build, stamp_name(sprint.stories[sid]["spec"])):
+            continue
+        undone.append(sid)
+        if run_process(command, cwd=sprint.root, timeout=TIMEOUT, shell=True).returncode == 0:
+            culprit = sid
+            break
+    for sid in reversed(undone):
+        if sid != culprit:
+            _reapply(sprint, sid)
+    return culprit
+
+
+def _reapply(sprint: Sprint, sid: str) -> None:
+    patch = sprint.build / "stamps" / f"{stamp_name(sprint.stories[sid]['spec'])}.patch"
+    subprocess.run(["git", "apply", "--whitespace=nowarn", str(patch)], cwd=git_toplevel(sprint.root), capture_output=True)

@@ -1,0 +1,157 @@
+"""A story's finished output into the stamp its dependents depend on.
+
+Two files per story under build/stamps/: `<name>.out` holds the output hash
+alone, and is what dependents name as a file_dep, so doit re-runs them only
+when that hash changes (a re-run with the same output leaves them alone);
+`<name>.json` is the record of how it got there (spec, upstream hashes, the
+files and their stats, attempts, models, tokens, cost, timings). Both are
+storyc's own, written atomically, so they outlive a run that doit never got
+to save (kill -9).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import hashlib
+import json
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from storyc.files import atomic_write
+
+MISSING = "-"
+
+
+def stamp_name(spec: str) -> str:
+    """The stamp files' name: the spec's, which is already safe and unique."""
+    return PurePosixPath(spec).stem
+
+
+def out_path(build: str, spec: str) -> str:
+    """The stamp file dependents depend on, as doit must see it: one exact string."""
+    return f"{build}/stamps/{stamp_name(spec)}.out"
+
+
+def record_path(root: Path, build: str, spec: str) -> Path:
+    return root / build / "stamps" / f"{stamp_name(spec)}.json"
+
+
+def story_files(root: Path, patterns: list[str], extra: list[str] = (), later: list[str] = ()) -> list[str]:
+    """The story's files that exist now: its globs expanded, plus any it changed beyond them.
+
+    A file that a later story (a descendant) also names is that story's to
+    watch: when it changes there, it is the later story's output, not a hand
+    edit of this one's.
+    """
+    found: set[str] = set(p for p in extra if (root / p).is_file())
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            found.update(Path(p).relative_to(root).as_posix() for p in glob.glob(str(root / pattern), recursive=True) if os.path.isfile(p))
+        elif (root / pattern).is_file():
+            found.add(PurePosixPath(pattern).as_posix())
+    return sorted(f for f in found if not any(f == p or fnmatch.fnmatchcase(f, p) for p in later))
+
+
+def later_patterns(stories: list[dict]) -> dict[str, list[str]]:
+    """Story id -> the file patterns of every story that comes after it (its descendants)."""
+    children: dict[str, list[str]] = {s["id"]: [] for s in stories}
+    for s in stories:
+        for u in s["after"]:
+            children.setdefault(u, []).append(s["id"])
+    files = {s["id"]: s["files"] for s in stories}
+    out: dict[str, list[str]] = {}
+    for s in stories:
+        seen, todo, patterns = set(), list(children[s["id"]]), []
+        while todo:
+            sid = todo.pop()
+            if sid not in seen:
+                seen.add(sid)
+                patterns += files.get(sid, [])
+                todo += children.get(sid, [])
+        out[s["id"]] = sorted(set(patterns) & set(_overlapping(s["files"], patterns)))
+    return out
+
+
+def _overlapping(mine: list[str], theirs: list[str]) -> list[str]:
+    """Their patterns that can match a file of mine (the same path, or globs either way)."""
+    return [p for p in theirs if any(p == m or fnmatch.fnmatchcase(m, p) or fnmatch.fnmatchcase(p, m) or (glob.has_magic(p) and glob.has_magic(m)) for m in mine)]
+
+
+def file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except (FileNotFoundError, IsADirectoryError):
+        return MISSING
+
+
+def snapshot(root: Path, files: list[str]) -> dict[str, list]:
+    """path -> [size, mtime_ns, sha256]: what a later look compares against."""
+    out = {}
+    for name in files:
+        path = root / name
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        out[name] = [st.st_size, st.st_mtime_ns, file_digest(path)]
+    return out
+
+
+def output_hash(files: dict[str, list]) -> str:
+    """One hash of the story's output: each file's path and content, in order."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(f"{name}\0{files[name][2]}\n".encode())
+    return h.hexdigest()
+
+
+def load_record(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+        return None  # a torn or missing record is no record: the story is rebuilt
+    return record if isinstance(record, dict) else None
+
+
+def read_out(root: Path, out: str) -> str | None:
+    try:
+        return (root / out).read_text(encoding="ascii").strip() or None
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
+def write_stamp(root: Path, out: str, record_file: Path, record: dict[str, Any]) -> None:
+    """The record first, then the hash, which is only rewritten when it changes."""
+    atomic_write(record_file, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    if read_out(root, out) != record["output_sha256"]:
+        atomic_write(root / out, record["output_sha256"] + "\n")
+
+
+def files_now(root: Path, record: dict[str, Any], patterns: list[str], later: list[str] = ()) -> dict[str, list]:
+    """The story's files as they are, reusing the record's hashes where size and mtime agree."""
+    known = record.get("files", {})
+    current = {}
+    for name in story_files(root, patterns, list(known), later):
+        path = root / name
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        seen = known.get(name)
+        same = seen and seen[0] == st.st_size and seen[1] == st.st_mtime_ns
+        current[name] = [st.st_size, st.st_mtime_ns, seen[2] if same else file_digest(path)]
+    return current
+
+
+def unchanged(root: str, record_file: str, patterns: list[str], later: list[str]) -> bool:
+    """doit's `uptodate` check: the story's files are as its stamp left them.
+
+    A hand edit (or a deleted or new file matching its globs) makes it False,
+    and the story is re-verified. Stats first, hashing only what moved.
+    """
+    record = load_record(Path(record_file))
+    if record is None:
+        return False
+    return output_hash(files_now(Path(root), record, patterns, later)) == record.get("output_sha256")

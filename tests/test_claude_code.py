@@ -1,0 +1,113 @@
+"""The claude-code runner, against a fake `claude` that prints stream-json."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from storyc.runners.base import AgentTask, Budget, Usage
+from storyc.runners.claude_code import ClaudeCodeRunner
+
+FAKE = dedent(
+    """\
+    #!{python}
+    import json, os, sys, time
+    args = sys.argv[1:]
+    prompt = args[-1]
+    with open("call.json", "w") as f:
+        json.dump({{"argv": args, "env": dict(os.environ)}}, f)
+    def say(event):
+        print(json.dumps(event), flush=True)
+    say({{"type": "system", "subtype": "init", "tools": ["Read", "Write"]}})
+    if prompt == "hang":
+        time.sleep(10)
+    if prompt == "crash":
+        print("Error: something broke; ANTHROPIC_API_KEY=" + os.environ["ANTHROPIC_API_KEY"], file=sys.stderr)
+        sys.exit(1)
+    say({{"type": "assistant", "message": {{"role": "assistant", "content": [
+        {{"type": "text", "text": "my key is " + os.environ.get("ANTHROPIC_API_KEY", "none")}}]}}}})
+    print("not json at all")
+    subtype = "error_max_turns" if prompt == "long" else "success"
+    say({{"type": "result", "subtype": subtype, "is_error": subtype != "success", "num_turns": 3,
+         "result": "All done.", "total_cost_usd": 0.0123,
+         "usage": {{"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 300, "cache_creation_input_tokens": 40}}}})
+    """
+)
+KEY = "sk-ant-api03-secretsecret"
+
+
+@pytest.fixture
+def claude(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "claude"
+    exe.write_text(FAKE.format(python=sys.executable))
+    exe.chmod(0o755)
+    environ = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "ANTHROPIC_API_KEY": KEY, "GITHUB_TOKEN": "ghp_nope", "HOME": "/root"}
+    return ClaudeCodeRunner(environ=environ)
+
+
+def make_task(tmp_path: Path, prompt: str = "Build it.", wall_s: float = 30.0) -> AgentTask:
+    workspace = tmp_path / "ws"
+    workspace.mkdir(exist_ok=True)
+    return AgentTask("S-1", "reviewer", "claude-sonnet-4-5", 1, "You review.", prompt, workspace,
+                     Budget(max_turns=7, usd=1.5, wall_s=wall_s), tmp_path / "t.jsonl", tmp_path / "p.md")  # fmt: skip
+
+
+def test_a_successful_run_reports_the_result_event(claude, tmp_path):
+    task = make_task(tmp_path)
+    result = claude.run(task)
+    assert (result.finished, result.stop, result.text, result.turns) == (True, "end_turn", "All done.", 3)
+    assert (result.usage, result.cost_usd) == (Usage(100, 20, 300, 40), 0.0123)
+
+    call = json.loads((task.workspace / "call.json").read_text())
+    assert call["argv"] == [
+        "-p", "--output-format", "stream-json", "--verbose", "--model", "claude-sonnet-4-5",
+        "--tools", "Read,Grep,Glob", "--allowedTools", "Read,Grep,Glob", "--max-turns", "7",
+        "--max-budget-usd", "1.5", "--append-system-prompt", "You review.", "--", "Build it.",
+    ]  # fmt: skip
+    env = call["env"]
+    assert env["ANTHROPIC_API_KEY"] == KEY and env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] == "1"
+    assert "GITHUB_TOKEN" not in env and env["HOME"] != "/root" and env["TMPDIR"].startswith(str(Path(env["HOME"]).parent))
+
+
+def test_the_transcript_is_the_stream_redacted(claude, tmp_path):
+    task = make_task(tmp_path)
+    claude.run(task)
+    raw = task.transcript.read_text()
+    assert "secretsecret" not in raw
+    lines = [json.loads(line) for line in raw.splitlines()]
+    assert [line.get("type") for line in lines[:2]] == ["system", "assistant"]
+    assert lines[1]["message"]["content"][0]["text"] == "my key is sk-ant-[redacted]"
+    assert {"raw": "not json at all"} in lines
+    assert lines[-1]["end"] == "end_turn"
+
+
+def test_max_turns(claude, tmp_path):
+    result = claude.run(make_task(tmp_path, "long"))
+    assert (result.finished, result.stop) == (False, "max_turns")
+    assert result.cost_usd == 0.0123  # spent all the same
+
+
+def test_a_crash_without_a_result_event(claude, tmp_path):
+    result = claude.run(make_task(tmp_path, "crash"))
+    assert (result.finished, result.stop) == (False, "error")
+    assert "exited 1 without a result event" in result.detail and "something broke" in result.detail
+    assert "secretsecret" not in result.detail
+
+
+def test_the_time_budget_kills_it(claude, tmp_path):
+    result = claude.run(make_task(tmp_path, "hang", wall_s=0.5))
+    assert (result.finished, result.stop) == (False, "timeout")
+    assert result.seconds < 10
+
+
+def test_no_claude_on_path(tmp_path):
+    result = ClaudeCodeRunner(environ={"PATH": str(tmp_path)}).run(make_task(tmp_path))
+    assert (result.finished, result.stop) == (False, "error")
+    assert "command not found" in result.detail

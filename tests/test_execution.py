@@ -1,0 +1,245 @@
+"""`doit` runs the compiled sprint: in a temporary git repository, with the command runner.
+
+The agent is a small script outside the repository: it writes `out/<story>.txt`
+(good or bad, as `behaviour.json` says for that story and attempt) and logs
+every call to `calls.jsonl`, so the tests assert on what really ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from storyc import api
+
+AGENT = r'''
+import json, os, sys, time
+story, attempt, model, prompt_file = sys.argv[1:5]
+here = os.path.dirname(os.path.abspath(__file__))
+plan = json.load(open(os.path.join(here, "behaviour.json"))).get(story, {})
+start = time.time()
+time.sleep(plan.get("sleep", 0))
+good = int(attempt) >= plan.get("fail_until", 1) and not plan.get("always_fail")
+os.makedirs("out", exist_ok=True)
+with open(os.path.join("out", story + ".txt"), "w") as f:
+    f.write(("ok " + plan.get("content", story)) if good else "bad")
+prompt = open(prompt_file, encoding="utf-8").read()
+with open(os.path.join(here, "calls.jsonl"), "a") as f:
+    f.write(json.dumps({"story": story, "attempt": int(attempt), "model": model, "start": start, "end": time.time(),
+                        "fix": "## The failure" in prompt}) + "\n")
+'''
+
+CHECK = '''
+import pathlib, sys
+bad = [p.name for p in sorted(pathlib.Path("out").glob("*.txt")) if not p.read_text().startswith("ok")]
+print("broken:", ", ".join(bad) if bad else "none")
+sys.exit(1 if bad else 0)
+'''
+
+# A and B are independent; C needs A; D needs C.
+STORIES = {"A": [], "B": [], "C": ["A"], "D": ["C"]}
+
+
+class Project:
+    def __init__(self, tmp_path: Path, isolation: str, stories: dict[str, list[str]] = STORIES, behaviour: dict | None = None):
+        self.tools = tmp_path / "agent"
+        self.tools.mkdir()
+        (self.tools / "agent.py").write_text(AGENT)
+        self.behave(behaviour or {})
+        self.root = root = tmp_path / "repo"
+        root.mkdir()
+        self.tasks = {
+            "project": "Synthetic",
+            "custom_field": {"kept": True},
+            "stories": [
+                {"id": sid, "title": f"Story {sid}", "size": "XS", "depends_on": deps, "files": [f"out/{sid}.txt"],
+                 "acceptance_criteria": [f"out/{sid}.txt says ok"], "status": "to-do", "x-team": "core"}
+                for sid, deps in stories.items()
+            ],
+        }
+        self.write("docs/tasks/tasks.json", json.dumps(self.tasks, indent=4) + "\n")
+        self.write("docs/sprints/sprint-001.md", "# Sprint 1: Synthetic\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in stories))
+        self.write("check.py", CHECK)
+        self.write("storyc.toml", f"""
+[gates]
+test = "{sys.executable} check.py"
+
+[runner]
+kind = "command"
+argv = ["{sys.executable}", "{self.tools / 'agent.py'}", "{{story_id}}", "{{attempt}}", "{{model}}", "{{prompt_file}}"]
+max_attempts = 3
+
+[execution]
+isolation = "{isolation}"
+""")
+        self.write(".gitignore", "build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n")
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        self.git("add", "-A")
+        self.git("commit", "-qm", "start")
+        api.build(root)
+
+    def git(self, *args: str) -> None:
+        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+        subprocess.run(["git", *args], cwd=self.root, check=True, env=env)
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def behave(self, behaviour: dict) -> None:
+        (self.tools / "behaviour.json").write_text(json.dumps(behaviour))
+
+    def doit(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.root, capture_output=True, text=True, timeout=timeout)
+
+    def calls(self) -> list[dict]:
+        path = self.tools / "calls.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def reset_calls(self) -> None:
+        (self.tools / "calls.jsonl").unlink(missing_ok=True)
+
+    def statuses(self) -> dict[str, str]:
+        return {s["id"]: s["status"] for s in json.loads((self.root / "docs/tasks/tasks.json").read_text())["stories"]}
+
+    def record(self, sid: str) -> dict:
+        return json.loads((self.root / "build" / "stamps" / f"{sid}.json").read_text())
+
+    def events(self, kind: str) -> list[dict]:
+        lines = (self.root / "build" / "events.jsonl").read_text().splitlines()
+        return [e for e in map(json.loads, lines) if e["event"] == kind]
+
+
+@pytest.fixture(params=["worktree", "none"])
+def project(request, tmp_path: Path) -> Project:
+    return Project(tmp_path, request.param)
+
+
+def test_a_fresh_run_does_every_story_and_a_second_calls_no_agent(project: Project) -> None:
+    original = (project.root / "docs/tasks/tasks.json").read_text()
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(c["story"] for c in project.calls()) == ["A", "B", "C", "D"]
+    assert project.statuses() == dict.fromkeys("ABCD", "done")
+    # Only the status values changed, in the file's own word for done; every other byte is as it was.
+    assert (project.root / "docs/tasks/tasks.json").read_text() == original.replace('"status": "to-do"', '"status": "done"')
+    for sid in "ABCD":
+        assert (project.root / f"out/{sid}.txt").read_text() == f"ok {sid}"
+    progress = (project.root / ".ai/PROGRESS.md").read_text()
+    assert "**4 of 4 stories done**" in progress and "D done after 1 agent call(s)" in progress
+    assert "## Done (4)" in (project.root / "docs/tasks/kanban_board.md").read_text()
+    assert "[4/4] ✓" in result.stdout
+
+    project.reset_calls()
+    again = project.doit()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert project.calls() == []
+    assert "▶" not in again.stdout  # no story target even started
+
+
+def test_stories_of_a_wave_run_at_once_and_no_wave_barrier_holds_back_a_ready_story(tmp_path: Path) -> None:
+    project = Project(tmp_path, "worktree", behaviour={"A": {"sleep": 0.2}, "B": {"sleep": 3.0}})
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = {c["story"]: c for c in project.calls()}
+    assert calls["A"]["start"] < calls["B"]["end"] and calls["B"]["start"] < calls["A"]["end"]  # A and B at the same time
+    assert calls["C"]["start"] < calls["B"]["end"]  # C needs only A: it does not wait for the rest of wave 1
+
+
+def test_criteria_edit_rebuilds_exactly_that_story_and_the_same_output_leaves_its_dependents(project: Project) -> None:
+    assert project.doit("-n", "4").returncode == 0
+    project.reset_calls()
+    project.tasks["stories"][2]["acceptance_criteria"].append("and it is tidy")  # C
+    project.write("docs/tasks/tasks.json", json.dumps(project.tasks, indent=4) + "\n")
+    api.build(project.root)
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c["story"] for c in project.calls()] == ["C"]  # D depends on C, but C's output is the same bytes
+    assert "▶ D" not in result.stdout
+
+
+def test_a_changed_output_re_verifies_dependents_without_an_agent(project: Project) -> None:
+    assert project.doit("-n", "4").returncode == 0
+    project.reset_calls()
+    project.behave({"C": {"content": "C, second version"}})
+    project.tasks["stories"][2]["title"] = "Story C, reworded"
+    project.write("docs/tasks/tasks.json", json.dumps(project.tasks, indent=4) + "\n")
+    api.build(project.root)
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c["story"] for c in project.calls()] == ["C"]
+    assert "D: re-verifying" in result.stdout  # its upstream changed: gates run, no agent
+
+
+def test_a_passing_hand_edit_runs_the_gates_only(project: Project) -> None:
+    assert project.doit("-n", "4").returncode == 0
+    project.reset_calls()
+    (project.root / "out/B.txt").write_text("ok B, edited by hand")
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.calls() == []
+    assert "B: re-verifying" in result.stdout and "B: gates: test ok" in result.stdout
+    assert project.doit().stdout.count("▶") == 0  # and then it is up to date
+
+
+def test_a_breaking_hand_edit_is_repaired_through_the_fix_ladder(project: Project) -> None:
+    assert project.doit("-n", "4").returncode == 0
+    project.reset_calls()
+    (project.root / "out/B.txt").write_text("bad edit")
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = project.calls()
+    assert [(c["story"], c["fix"]) for c in calls] == [("B", True)]  # one agent call, given the failure
+    assert (project.root / "out/B.txt").read_text() == "ok B"
+
+
+def test_failing_twice_then_passing_is_done_on_the_third_attempt_on_the_next_model(project: Project) -> None:
+    project.behave({"A": {"fail_until": 3}})
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    a = [c for c in project.calls() if c["story"] == "A"]
+    assert [(c["attempt"], c["model"], c["fix"]) for c in a] == [
+        (1, "claude-haiku-4-5", False),
+        (2, "claude-haiku-4-5", True),
+        (3, "claude-sonnet-4-5", True),
+    ]
+    assert project.record("A")["models"] == ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    assert project.statuses()["A"] == "done"
+
+
+def test_an_always_failing_story_is_blocked_and_everything_independent_is_done(project: Project) -> None:
+    project.behave({"C": {"always_fail": True}})
+    result = project.doit("-n", "4", "--continue")
+    assert result.returncode != 0
+    assert project.statuses() == {"A": "done", "B": "done", "C": "blocked", "D": "to-do"}
+    assert [c["story"] for c in project.calls()].count("C") == 3
+    assert "D" not in {c["story"] for c in project.calls()}
+    progress = (project.root / ".ai/PROGRESS.md").read_text()
+    assert "needs human review" in progress and "| C |" in progress
+    assert not (project.root / "out/C.txt").exists() or project.root.joinpath("out/C.txt").read_text() == "bad"
+
+
+def test_kill_9_part_way_loses_nothing_finished(tmp_path: Path) -> None:
+    project = Project(tmp_path, "worktree", behaviour={"B": {"sleep": 30}})
+    run = subprocess.Popen([sys.executable, "-m", "doit", "-n", "4"], cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and project.statuses().get("D") != "done":
+        json.loads((project.root / "docs/tasks/tasks.json").read_text())  # valid at every look
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert project.statuses()["D"] == "done" and project.statuses()["B"] in ("to-do", "in-progress")
+    project.reset_calls()
+    project.behave({})
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c["story"] for c in project.calls()] == ["B"]  # A, C and D were not redone
+    assert project.statuses() == dict.fromkeys("ABCD", "done")
