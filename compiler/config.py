@@ -187,7 +187,7 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
         if not isinstance(data, dict):
             raise ConfigError(
                 f"[{'.'.join(table or ())}] in {name} is not a table",
-                Where(str(path), _line_of_key(text, list(table or ()))),
+                Where(str(path), line_of_key(text, list(table or ()))),
                 hint="write it as a table header, e.g. [tool.storyc.gates], with key = value lines below",
             )
         return _validate(data, path, text, list(table or ())), path
@@ -201,7 +201,7 @@ def _validate(data: dict, path: Path, text: str, prefix: list[str]) -> Config:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"] if p != "[key]"]  # pydantic's marker for a bad dict key
         key = ".".join(loc)
-        line = _line_of_key(text, prefix + loc)
+        line = line_of_key(text, prefix + loc)
         if err["type"] == "extra_forbidden":
             message = f"unknown key `{key}` in {path.name}"
             known = _known_keys(loc[:-1])
@@ -247,7 +247,7 @@ def _hint_for(loc: list[str]) -> str:
     return "`storyc init` in an empty folder writes a storyc.toml with every key and its default"
 
 
-def _line_of_key(text: str, loc: list[str]) -> int:
+def line_of_key(text: str, loc: list[str]) -> int:
     """The line of `a.b.key`: the key inside its table, else the table's header."""
     if not loc:
         return 0

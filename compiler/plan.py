@@ -15,9 +15,10 @@ from pathlib import Path
 import jinja2
 
 from storyc import __version__
-from storyc.errors import GraphError, InputError
+from storyc.errors import ConfigError, GraphError, InputError, Where
 
-from .config import GATE_NAMES, Config, build_dir_problem, load_config
+from .config import GATE_NAMES, Config, build_dir_problem, line_of_key, load_config
+from .source import read_text
 from .graph import StoryGraph
 from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
 from .render import environment, template_digest, user_templates
@@ -246,6 +247,7 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
     # Reviewed or not: the prompt templates a story uses, as one digest each.
     digests = {reviewed: template_digest(inputs.templates, ROLES_REVIEWED if reviewed else ROLES) for reviewed in (False, True)}
     stories = [_planned(s, inputs, graph, wave_of, policies, digests, spec_texts) for s in scope]
+    _check_prices(inputs, scope, stories)
     in_graph = {s.id for s in stories if s.target}
     edges = [Edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
     edges += [Edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._origin.children if c in in_graph]
@@ -312,6 +314,36 @@ def _planned(
     if target:
         spec_texts[fields["spec"]] = text
     return PlannedStory(**fields, spec_sha256=hashlib.sha256(text.encode()).hexdigest())
+
+
+def _check_prices(inputs: Inputs, scope: list[Story], stories: list[PlannedStory]) -> None:
+    """A model the anthropic runner may call must have a price: a run is never costed at $0 by accident."""
+    config = inputs.config
+    if config.runner.kind != "anthropic":
+        return
+    ladder = config.models.ladder
+    for story, planned in zip(scope, stories):
+        if not planned.target:
+            continue
+        model = planned.policy.model
+        escalation = ladder[min(ladder.index(model) + 1, 2)] if model in ladder else model
+        for needed in dict.fromkeys((model, escalation)):
+            if needed not in config.models.prices:
+                tier = next((t for t in ("haiku", "sonnet", "opus") if getattr(config.models, t) == needed), "prices")
+                where = inputs.tasks.where_story(story, "model") if story.model else _config_where(inputs, ["models", tier])
+                raise ConfigError(
+                    f"model {needed!r} (story {story.id}) has no price in [models.prices]",
+                    where,
+                    hint=f'add [models.prices."{needed}"] with input, output, cache_read and cache_write in US dollars per million tokens',
+                )
+
+
+def _config_where(inputs: Inputs, key: list[str]) -> Where:
+    path = inputs.config_path
+    if path is None:
+        return Where(str(inputs.root / "storyc.toml"), 0)
+    prefix = ["tool", "storyc"] if path.name == "pyproject.toml" else []
+    return Where(str(path), line_of_key(read_text(path), prefix + key))
 
 
 def _sprint_info(inputs: Inputs) -> SprintInfo:

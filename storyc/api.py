@@ -1,4 +1,4 @@
-"""What the CLI does, callable from Python: compile, check, graph, init, schema."""
+"""What the CLI does, callable from Python: compile, check, graph, init, schema, status."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from storyc import progress
 from storyc.compiler import emit
 from storyc.compiler.model import Plan, TasksFile
 from storyc.compiler.plan import compile_plan
@@ -100,3 +101,20 @@ def init(root: Path = Path(".")) -> list[tuple[str, bool]]:
             handle.write(text)
         result.append((rel, True))
     return result
+
+
+def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
+    """The compiled plan and where its run stands (from build/events.jsonl and the run lock)."""
+    import json
+
+    from storyc.checkpoints import read_events, run_active
+    from storyc.compiler.config import load_config
+    from storyc.errors import InputError, Where
+
+    config, _ = load_config(root)
+    build = root / config.paths.build
+    plan_file = build / "plan.json"
+    if not plan_file.is_file():
+        raise InputError("no compiled plan: nothing to report", Where(str(plan_file)), hint="run `storyc compile`, then `doit -n 4`")
+    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    return plan, progress.snapshot(plan, read_events(build / "events.jsonl"), run_active(build))

@@ -141,6 +141,22 @@ def schema() -> None:
     click.echo(json.dumps(api.schema(), indent=2))
 
 
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@ROOT
+def status(fmt, root) -> None:
+    """Wave progress, active agents, blocked stories with their reasons, tokens and cost so far.
+
+    Example: storyc status --format json
+    """
+    from storyc import api, progress
+    plan, snap = api.status(root)
+    if fmt == "json":
+        click.echo(json.dumps(snap.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(progress.status_text(plan, snap), nl=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input is exit 2 with a message, never a traceback."""
     try:

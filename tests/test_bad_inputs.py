@@ -540,6 +540,7 @@ toml_case("toml-statuses-to-a-non-family", GOOD_CONFIG + '\n[statuses]\nparked =
 toml_case("toml-invalid-barrier", GOOD_CONFIG + '\n[execution]\nbarrier = "waves"\n', 'barrier = "waves"', r"invalid value for `execution\.barrier`", r'"none" or "wave"')
 toml_case("toml-policy-for-an-unknown-size", GOOD_CONFIG + '\n[policy.XXL]\nmodel = "opus"\n', "[policy.XXL]", r"(?!.*\[key\]).*\bXXL\b", r"\[policy\.XS\]")
 toml_case("toml-price-missing-a-field", GOOD_CONFIG + '\n[models.prices.claude-x]\ninput = 1.0\n', "[models.prices.claude-x]", r".*`models\.prices\.claude-x\.output`.*[Ff]ield required", r"\S")
+toml_case("toml-anthropic-model-without-a-price", GOOD_CONFIG.replace('kind = "scripted"', 'kind = "anthropic"') + '\n[models]\nsonnet = "claude-sonnet-9"\n\n[models.prices.claude-haiku-4-5]\ninput = 1.0\noutput = 5.0\n', 'sonnet = "claude-sonnet-9"', r"model 'claude-sonnet-9' \(story \S+\) has no price in \[models\.prices\]", r'add \[models\.prices\."claude-sonnet-9"\]')
 toml_case("toml-gate-not-a-string", GOOD_CONFIG.replace('test = "python -m pytest -q"', 'test = ["pytest"]'), 'test = ["pytest"]', r"invalid value for `gates\.test` in storyc\.toml: Input should be a valid string", r"shell command")
 
 

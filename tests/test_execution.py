@@ -27,10 +27,14 @@ plan = json.load(open(os.path.join(here, "behaviour.json"))).get(story, {})
 start = time.time()
 time.sleep(plan.get("sleep", 0))
 good = int(attempt) >= plan.get("fail_until", 1) and not plan.get("always_fail")
+prompt = open(prompt_file, encoding="utf-8").read()
+content = "evil" if plan.get("evil_unless_told") and "integration check" not in prompt else plan.get("content", story)
 os.makedirs("out", exist_ok=True)
 with open(os.path.join("out", story + ".txt"), "w") as f:
-    f.write(("ok " + plan.get("content", story)) if good else "bad")
-prompt = open(prompt_file, encoding="utf-8").read()
+    f.write(("ok " + content) if good else "bad")
+for path, text in plan.get("also_write", {}).items():
+    with open(path, "w") as f:
+        f.write(text)
 with open(os.path.join(here, "calls.jsonl"), "a") as f:
     f.write(json.dumps({"story": story, "attempt": int(attempt), "model": model, "start": start, "end": time.time(),
                         "fix": "## The failure" in prompt}) + "\n")
@@ -48,7 +52,7 @@ STORIES = {"A": [], "B": [], "C": ["A"], "D": ["C"]}
 
 
 class Project:
-    def __init__(self, tmp_path: Path, isolation: str, stories: dict[str, list[str]] = STORIES, behaviour: dict | None = None):
+    def __init__(self, tmp_path: Path, isolation: str, stories: dict[str, list[str]] = STORIES, behaviour: dict | None = None, sprint_extra: str = "", config_extra: str = ""):
         self.tools = tmp_path / "agent"
         self.tools.mkdir()
         (self.tools / "agent.py").write_text(AGENT)
@@ -65,7 +69,7 @@ class Project:
             ],
         }
         self.write("docs/tasks/tasks.json", json.dumps(self.tasks, indent=4) + "\n")
-        self.write("docs/sprints/sprint-001.md", "# Sprint 1: Synthetic\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in stories))
+        self.write("docs/sprints/sprint-001.md", "# Sprint 1: Synthetic\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in stories) + sprint_extra)
         self.write("check.py", CHECK)
         self.write("storyc.toml", f"""
 [gates]
@@ -78,7 +82,7 @@ max_attempts = 3
 
 [execution]
 isolation = "{isolation}"
-""")
+{config_extra}""")
         self.write(".gitignore", "build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n")
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
         self.git("add", "-A")
@@ -215,7 +219,7 @@ def test_failing_twice_then_passing_is_done_on_the_third_attempt_on_the_next_mod
     assert project.statuses()["A"] == "done"
 
 
-def test_an_always_failing_story_is_blocked_and_everything_independent_is_done(project: Project) -> None:
+def test_an_always_failing_story_is_blocked_and_everything_independent_is_done(project: Project, run_cli) -> None:
     project.behave({"C": {"always_fail": True}})
     result = project.doit("-n", "4", "--continue")
     assert result.returncode != 0
@@ -225,15 +229,20 @@ def test_an_always_failing_story_is_blocked_and_everything_independent_is_done(p
     progress = (project.root / ".ai/PROGRESS.md").read_text()
     assert "needs human review" in progress and "| C |" in progress
     assert not (project.root / "out/C.txt").exists() or project.root.joinpath("out/C.txt").read_text() == "bad"
+    status = json.loads(run_cli(["status", "--format", "json"], project.root).stdout)
+    assert [b["story"] for b in status["blocked"]] == ["C"] and "3 attempt(s) failed" in status["blocked"][0]["reason"]
+    assert status["waves"][0]["done"] == 2 and not status["running"]
 
 
-def test_kill_9_part_way_loses_nothing_finished(tmp_path: Path) -> None:
+def test_kill_9_part_way_loses_nothing_finished(tmp_path: Path, run_cli) -> None:
     project = Project(tmp_path, "worktree", behaviour={"B": {"sleep": 30}})
     run = subprocess.Popen([sys.executable, "-m", "doit", "-n", "4"], cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline and project.statuses().get("D") != "done":
         json.loads((project.root / "docs/tasks/tasks.json").read_text())  # valid at every look
         time.sleep(0.05)
+    status = run_cli(["status"], project.root).stdout
+    assert "· running ·" in status and "Builder (claude-haiku-4-5) | B | Attempt 1" in status and "Nothing is blocked." in status
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     assert project.statuses()["D"] == "done" and project.statuses()["B"] in ("to-do", "in-progress")
@@ -243,3 +252,47 @@ def test_kill_9_part_way_loses_nothing_finished(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert [c["story"] for c in project.calls()] == ["B"]  # A, C and D were not redone
     assert project.statuses() == dict.fromkeys("ABCD", "done")
+
+
+def test_a_failing_integration_point_names_the_story_that_broke_it_and_rebuilds_it(tmp_path: Path) -> None:
+    sprint = "\n## Integration Points\n\n| Integration Point | Stories Involved | Verification |\n| --- | --- | --- |\n| A with C | A → C | `python integ.py` |\n"
+    project = Project(tmp_path, "worktree", behaviour={"C": {"evil_unless_told": True}}, sprint_extra=sprint)
+    project.write("integ.py", "import pathlib, sys\nc = pathlib.Path('out/C.txt')\nsys.exit('C is evil' if c.exists() and 'evil' in c.read_text() else 0)\n")
+    project.git("add", "integ.py")
+    project.git("commit", "-qm", "integration check")
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [e["culprit"] for e in project.events("integration_failed")] == ["C"]
+    assert [(c["story"], c["fix"]) for c in project.calls() if c["story"] == "C"] == [("C", False), ("C", True)]
+    assert (project.root / "out/C.txt").read_text() == "ok C" and (project.root / "out/A.txt").read_text() == "ok A"
+    assert "broken by C" in result.stdout
+    assert project.events("integration_passed")
+
+
+def test_a_merge_conflict_re_runs_the_story_on_the_new_base(tmp_path: Path) -> None:
+    # A and B both write notes.txt without saying so: in their worktrees neither sees the other.
+    project = Project(tmp_path, "worktree", behaviour={
+        "A": {"also_write": {"notes.txt": "from A\n"}},
+        "B": {"also_write": {"notes.txt": "from B\n"}, "sleep": 1.0},
+    })
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c["attempt"] for c in project.calls() if c["story"] == "B"] == [1, 2]
+    assert (project.root / "notes.txt").read_text() == "from B\n"
+    assert project.statuses() == dict.fromkeys("ABCD", "done")
+
+
+def test_thread_mode_runs_the_sprint_too(tmp_path: Path) -> None:
+    project = Project(tmp_path, "worktree")
+    result = project.doit("-n", "4", "-P", "thread")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.statuses() == dict.fromkeys("ABCD", "done")
+    assert project.doit("-P", "thread").stdout.count("▶") == 0
+
+
+def test_barrier_wave_holds_a_story_until_its_whole_wave_is_done(tmp_path: Path) -> None:
+    project = Project(tmp_path, "none", behaviour={"B": {"sleep": 1.5}}, config_extra='barrier = "wave"\n')
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = {c["story"]: c for c in project.calls()}
+    assert calls["C"]["start"] >= calls["B"]["end"]
