@@ -201,8 +201,15 @@ class ToolExecutor:
             return ToolResult("(empty file)" if n == 0 else f"(the file has {n} lines; offset {offset} is past the end)")
         return ToolResult("\n".join(lines))
 
+    def _writable(self, raw: str) -> Path:
+        """Inside the workspace, and not git's own files: an agent rewriting .git could point git anywhere."""
+        real = self._inside(raw)
+        if ".git" in real.relative_to(self.workspace).parts:
+            raise ToolError(f"{raw} is inside .git, which agents do not write")
+        return real
+
     def _write(self, file_path: str, content: str) -> ToolResult:
-        real = self._inside(file_path)
+        real = self._writable(file_path)
         if real.is_dir():
             raise ToolError(f"{file_path} is a directory")
         existed = real.exists()
@@ -211,7 +218,7 @@ class ToolExecutor:
         return ToolResult(f"{'Updated' if existed else 'Created'} {self._rel(real)} ({len(content.splitlines())} lines)")
 
     def _edit(self, file_path: str, old_string: str, new_string: str, replace_all: bool = False) -> ToolResult:
-        real = self._file(file_path)
+        real = self._file(str(self._writable(file_path)))
         if not old_string:
             raise ToolError("old_string is empty; to create a file use Write")
         if old_string == new_string:

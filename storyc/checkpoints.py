@@ -86,6 +86,7 @@ def log_line(e: dict) -> str:
         "story_started": f"{sid} started ({e.get('mode', 'build')})",
         "story_done": f"{sid} done after {e.get('attempts', 0)} agent call(s), ${e.get('cost_usd', 0):.4f}",
         "story_skipped": f"{sid} skipped: {e.get('reason', '')}",
+        "story_failed": f"{sid} stopped: {' '.join(str(e.get('reason', '')).split())[:300]}",
         "story_blocked": f"{sid} blocked, needs human review: {' '.join(str(e.get('reason', '')).split())[:300]}",
         "wave_done": f"wave {e.get('wave')} complete" + ("" if e.get("passed", True) else " — integration tests FAILED"),
         "integration_passed": f"integration point {e.get('name')} passed",

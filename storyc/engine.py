@@ -11,8 +11,10 @@ its dependents do not run.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 
 from storyc.checkpoints import Checkpoints
 from storyc.compiler.render import environment, prompt_name, render, user_templates
+from storyc.errors import StorycError
 from storyc.files import atomic_write
 from storyc.gates import GateResult, run_gates
 from storyc.runners import make_runner
@@ -89,6 +92,21 @@ def load_sprint(root: str, plan_path: str) -> Sprint:
     return _SPRINTS[key]
 
 
+def reported(action):
+    """A target's action whose bad-input errors print as storyc prints them, not as a traceback."""
+
+    @functools.wraps(action)
+    def run(*args):
+        try:
+            return action(*args)
+        except StorycError as exc:
+            print(exc.render(), file=sys.stderr)
+            return False
+
+    return run
+
+
+@reported
 def run_story(root: str, plan_path: str, story_id: str) -> bool:
     """The action of a story target: True when the story is done (doit's success)."""
     sprint = load_sprint(root, plan_path)
@@ -145,6 +163,10 @@ class Attempts:
                 else:
                     return self._done(ws, [])
             return self._ladder(ws)
+        except StorycError as exc:  # bad input met on the way (a missing script, say): not the agent's failure
+            cp.status(self.id, "todo")
+            cp.event("story_failed", story=self.id, reason=exc.message)
+            raise
         except RunAborted as exc:
             (self.sprint.build / "locks" / "abort").write_text(str(exc) or "spend limit reached", encoding="utf-8")
             cp.status(self.id, "todo")

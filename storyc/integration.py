@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from storyc.engine import Attempts, Sprint, load_sprint
+from storyc.engine import Attempts, Sprint, load_sprint, reported
 from storyc.files import atomic_write
 from storyc.runners.proc import run_process
 from storyc.stamps import MISSING, load_record, read_out, stamp_name
@@ -21,6 +21,7 @@ from storyc.workspace import git_toplevel, undo_patch
 TIMEOUT = 3600.0
 
 
+@reported
 def run_wave(root: str, plan_path: str, wave: int) -> bool:
     sprint = load_sprint(root, plan_path)
     command = sprint.config["gates"].get("integration")
@@ -29,6 +30,7 @@ def run_wave(root: str, plan_path: str, wave: int) -> bool:
     return passed
 
 
+@reported
 def run_point(root: str, plan_path: str, slug: str) -> bool:
     sprint = load_sprint(root, plan_path)
     point = next(p for p in sprint.plan["integration_points"] if p["slug"] == slug)
@@ -55,6 +57,7 @@ def run_point(root: str, plan_path: str, slug: str) -> bool:
     return passed
 
 
+@reported
 def run_sprint(root: str, plan_path: str) -> bool:
     sprint = load_sprint(root, plan_path)
     command = sprint.config["gates"].get("e2e")

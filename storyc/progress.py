@@ -19,6 +19,7 @@ FAMILY_OF_EVENT = {
     "story_done": "done",
     "story_blocked": "blocked",
     "story_skipped": None,  # keeps whatever it was
+    "story_failed": "todo",
 }
 COLUMNS = (("todo", "To Do"), ("in_progress", "In Progress"), ("blocked", "Blocked"), ("done", "Done"), ("deferred", "Deferred"), ("cancelled", "Cancelled"))
 
@@ -71,7 +72,7 @@ def snapshot(plan: dict, events: list[dict], running: bool) -> Snapshot:
             active[sid] = {"story": sid, "role": "gates", "model": None, "attempt": 0, "started": e.get("ts")}
         if (family := FAMILY_OF_EVENT.get(kind)) is not None:
             stories[sid]["family"] = family
-        if kind in ("story_done", "story_blocked", "story_skipped"):
+        if kind in ("story_done", "story_blocked", "story_skipped", "story_failed"):
             active.pop(sid, None)
         if kind == "story_blocked":
             blocked[sid] = e.get("reason", "")

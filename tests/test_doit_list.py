@@ -109,3 +109,14 @@ def test_the_example_sprint_runs_end_to_end_and_then_nothing_is_stale(shop: Path
     again = doit(shop)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "▶" not in again.stdout and "attempt" not in again.stdout
+
+
+def test_a_story_whose_script_is_missing_fails_with_a_clear_error_and_the_rest_go_on(shop: Path) -> None:
+    (shop / ".storyc/scripts/US-005.toml").unlink()
+    result = doit(shop, "-n", "4", "--continue")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    assert re.search(r"error: .*US-005\.toml", result.stdout + result.stderr)
+    tasks = {s["id"]: s["status"] for s in json.loads((shop / "docs/tasks/tasks.json").read_text())["stories"]}
+    assert tasks["US-006"] == "done" and tasks["US-005"] == "todo"
+    assert "US-005 stopped:" in (shop / ".ai/PROGRESS.md").read_text()

@@ -296,3 +296,17 @@ def test_barrier_wave_holds_a_story_until_its_whole_wave_is_done(tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr
     calls = {c["story"]: c for c in project.calls()}
     assert calls["C"]["start"] >= calls["B"]["end"]
+
+
+def test_a_second_run_of_the_same_sprint_waits_its_turn(tmp_path: Path) -> None:
+    project = Project(tmp_path, "none", behaviour={"A": {"sleep": 3}})
+    first = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2"], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (project.root / "build/events.jsonl").exists():
+        time.sleep(0.05)
+    second = project.doit()
+    assert second.returncode == 2
+    assert "another doit run of this sprint is running" in second.stdout + second.stderr
+    assert "Traceback" not in second.stdout + second.stderr
+    assert first.wait(timeout=60) == 0, first.stdout.read()
+    assert project.statuses() == dict.fromkeys("ABCD", "done")

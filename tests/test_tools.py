@@ -321,3 +321,14 @@ def test_tool_schemas_are_stable_and_ordered() -> None:
         assert set(tool) == {"name", "description", "input_schema"}
         assert tool["input_schema"]["type"] == "object"
         assert set(tool["input_schema"]["required"]) <= set(tool["input_schema"]["properties"])
+
+
+def test_write_and_edit_refuse_git_s_own_files(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / ".git").mkdir(parents=True)
+    (ws / ".git" / "config").write_text("[core]\n")
+    executor = ToolExecutor(ws)
+    for name, args in (("Write", {"file_path": ".git/config", "content": "x"}), ("Edit", {"file_path": ".git/config", "old_string": "[core]", "new_string": "x"}), ("Write", {"file_path": ".git", "content": "gitdir: /elsewhere"})):
+        result = executor.run(name, args)
+        assert result.is_error and ".git" in result.text
+    assert (ws / ".git" / "config").read_text() == "[core]\n"
