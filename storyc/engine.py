@@ -180,6 +180,9 @@ class Attempts:
         max_attempts = self.runner_config["max_attempts"]
         changed_by_tools: list[str] = []
         for attempt in range(1, max_attempts + 1):
+            if spent := self._budget_spent():
+                self.failure = f"{spent} (the story's budget; raise [runner] {spent.split()[0]} to allow more). Last failure: {self.failure}"
+                break
             before = self._before(ws)
             result = self._call("builder", attempt, ws)
             changed_by_tools += result.changed
@@ -217,7 +220,7 @@ class Attempts:
             story_id=self.id, role=role, model=model, attempt=attempt,
             system=render(self._env(), "prompts/system.md.j2", role=role, project=self.sprint.plan["project"]),
             prompt=prompt, workspace=ws.path,
-            budget=Budget(max_turns=runner["max_turns"], usd=runner["budget_usd"], wall_s=runner["timeout_s"]),
+            budget=self._budget_left(),
             transcript=self.sprint.build / "transcripts" / f"{tag}.jsonl", prompt_file=prompt_file,
         )
         cp = self.sprint.checkpoints
@@ -231,6 +234,25 @@ class Attempts:
         self.calls.append(call)
         cp.event("attempt_finished", story=self.id, **call)
         return result
+
+    def _budget_left(self) -> Budget:
+        """What is left of the story's budget (turns, dollars, wall time), across all its agent calls."""
+        runner = self.runner_config
+        return Budget(
+            max_turns=max(runner["max_turns"] - sum(c["turns"] for c in self.calls), 1),
+            usd=max(runner["budget_usd"] - sum(c["cost_usd"] for c in self.calls), 0.0),
+            wall_s=max(runner["timeout_s"] - (time.time() - self.started), 1.0),
+        )
+
+    def _budget_spent(self) -> str | None:
+        runner = self.runner_config
+        if sum(c["turns"] for c in self.calls) >= runner["max_turns"]:
+            return f"max_turns = {runner['max_turns']} turns used up"
+        if sum(c["cost_usd"] for c in self.calls) >= runner["budget_usd"]:
+            return f"budget_usd = {runner['budget_usd']:g} spent"
+        if time.time() - self.started >= runner["timeout_s"]:
+            return f"timeout_s = {runner['timeout_s']} s of wall time used up"
+        return None
 
     def _model(self, attempt: int) -> str:
         """Attempts 1 and 2 on the planned model; from 3 on, the next model up."""

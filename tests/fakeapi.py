@@ -15,6 +15,7 @@ plays a whole sprint's scripted turns).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -393,7 +394,7 @@ class ScriptedScenario:
         messages = body.get("messages") or []
         if not messages or messages[0]["role"] != "user":
             return "messages must start with a user message"
-        for before, after in zip(messages, messages[1:]):
+        for before, after in itertools.pairwise(messages):
             if before["role"] == after["role"]:
                 return f"two {before['role']} messages in a row"
         marks = 0

@@ -310,3 +310,16 @@ def test_a_second_run_of_the_same_sprint_waits_its_turn(tmp_path: Path) -> None:
     assert "Traceback" not in second.stdout + second.stderr
     assert first.wait(timeout=60) == 0, first.stdout.read()
     assert project.statuses() == dict.fromkeys("ABCD", "done")
+
+
+def test_the_story_s_wall_time_budget_kills_its_agent_and_blocks_it(tmp_path: Path) -> None:
+    project = Project(tmp_path, "none", behaviour={"A": {"sleep": 30}}, config_extra="")
+    (project.root / "storyc.toml").write_text((project.root / "storyc.toml").read_text().replace("max_attempts = 3", "max_attempts = 3\ntimeout_s = 2"))
+    api.build(project.root)
+    started = time.time()
+    result = project.doit("-n", "4", "--continue")
+    assert result.returncode != 0 and time.time() - started < 25
+    finished = [e for e in project.events("attempt_finished") if e["story"] == "A"]
+    assert [e["stop"] for e in finished] == ["timeout"]  # one call, killed; then the budget is spent
+    assert project.statuses()["A"] == "blocked" and project.statuses()["B"] == "done"
+    assert "timeout_s = 2 s of wall time used up" in project.events("story_blocked")[0]["reason"]
