@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import platform
 import pstats
 import random
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -47,6 +49,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
@@ -110,8 +113,8 @@ def layers_for(n: int) -> list[int]:
 def longest_chain(deps: dict[str, list[str]]) -> int:
     """The critical path in stories (every story costs the same)."""
     depth: dict[str, int] = {}
-    for sid in deps:  # ids are in topological order
-        depth[sid] = 1 + max((depth[d] for d in deps[sid]), default=0)
+    for sid, ups in deps.items():  # ids are in topological order
+        depth[sid] = 1 + max((depth[d] for d in ups), default=0)
     return max(depth.values())
 
 
@@ -158,8 +161,15 @@ def git(root: Path, *args: str) -> None:
 
 
 def make_project(root: Path, deps: dict[str, list[str]], *, sleep: float, gate: str | None, isolation: str,
-                 python: str, agent_dir: Path) -> None:
-    """A git repository with tasks.json, a sprint naming every story, storyc.toml, and the compiled plan."""
+                 python: str, agent_dir: Path, ignore_tmp: bool = True) -> float:
+    """A git repository with tasks.json, a sprint naming every story, storyc.toml, and the compiled plan.
+
+    Returns the seconds the compile took (a fresh `python -c` calling storyc.api.build, whole process).
+
+    `ignore_tmp` git-ignores `.*.tmp`, the temporary files of storyc's atomic writes: without it, a worktree
+    snapshot (`git add -A` in the working tree) races a parallel worker's write of tasks.json or the kanban
+    board in docs/tasks/ and fails now and then with "unable to stat '.tasks.json.<hex>.tmp'" (a storyc bug,
+    reported with this benchmark; `--no-tmp-ignore` runs without the workaround)."""
     root.mkdir(parents=True)
     stories = [
         {"id": sid, "title": f"Synthetic story {sid}", "size": "XS", "depends_on": d, "files": [f"out/{sid}.txt"],
@@ -186,14 +196,16 @@ max_attempts = 3
 [execution]
 isolation = "{isolation}"
 """)
-    write(root, ".gitignore", "build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n")
+    write(root, ".gitignore", "build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n" + (".*.tmp\n" if ignore_tmp else ""))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "start")
+    start = time.perf_counter()
     compiled = subprocess.run([python, "-c", "import pathlib, sys; from storyc import api; api.build(pathlib.Path(sys.argv[1]))", str(root)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
     if compiled.returncode != 0:
         raise SystemExit(f"compile failed in {root}:\n{compiled.stdout}{compiled.stderr}")
+    return time.perf_counter() - start
 
 
 # ---------------------------------------------------------------- measurement
@@ -206,6 +218,41 @@ def loadavg() -> float:
         return float("nan")
 
 
+def cpu_busy() -> float:
+    """CPU seconds the whole machine has been busy (all CPUs, from /proc/stat); nan where there is none."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """How much CPU other work took while we measured: the machine's busy time less our children's."""
+
+    def __enter__(self) -> Self:
+        self.busy, self.mine, self.start = cpu_busy(), children_cpu(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.start
+        self.mine = children_cpu() - self.mine
+        self.others = max(0.0, cpu_busy() - self.busy - self.mine)
+
+    @property
+    def other_cpus(self) -> float:
+        """Other work, in CPUs busy on average (0 to the number of CPUs)."""
+        return self.others / self.wall if self.wall else float("nan")
+
+
 @dataclass
 class Run:
     """One `doit` run of a synthetic sprint, and what its events.jsonl says."""
@@ -215,6 +262,8 @@ class Run:
     sleep: float
     wall: float
     load: float
+    other_cpus: float = 0.0  # CPUs other work kept busy on average during the run
+    cpu: float = 0.0  # CPU seconds of doit and everything it started
     startup: float = 0.0  # process start to the first story_started
     tail: float = 0.0  # the last story_done to the process' exit
     span: float = 0.0  # median story_started -> story_done
@@ -232,7 +281,7 @@ def read_events(root: Path) -> list[dict]:
 
 def run_doit(python: str, root: Path, args: list[str], timeout: float = 1800) -> tuple[float, subprocess.CompletedProcess]:
     start = time.perf_counter()
-    proc = subprocess.run([python, "-m", "doit", *args], cwd=root, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([python, "-m", "doit", *args], cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
     return time.perf_counter() - start, proc
 
 
@@ -249,7 +298,8 @@ def measure_run(python: str, root: Path, n: int, jobs: int, sleep: float, config
     """`doit -n jobs` on a compiled, never-run sprint: wall time and the per-story phases from its events."""
     load = loadavg()
     t0 = time.time()
-    wall, proc = run_doit(python, root, ["-n", str(jobs)])
+    with CpuMeter() as meter:
+        wall, proc = run_doit(python, root, ["-n", str(jobs)])
     t1 = t0 + wall
     check_all_done(root, n, proc)
     events = read_events(root)
@@ -268,10 +318,10 @@ def measure_run(python: str, root: Path, n: int, jobs: int, sleep: float, config
     gaps = []
     for marks in by_pid.values():
         marks.sort()
-        gaps += [b[0] - a[0] for a, b in zip(marks, marks[1:]) if a[1] == "story_done" and b[1] == "story_started"]
+        gaps += [b[0] - a[0] for a, b in itertools.pairwise(marks) if a[1] == "story_done" and b[1] == "story_started"]
     spans = [p["story_done"] - p["story_started"] for p in full]
     return Run(
-        config=config, jobs=jobs, sleep=sleep, wall=wall, load=load,
+        config=config, jobs=jobs, sleep=sleep, wall=wall, load=load, other_cpus=meter.other_cpus, cpu=meter.mine,
         startup=min(p["story_started"] for p in full) - t0,
         tail=t1 - max(p["story_done"] for p in full),
         span=statistics.median(spans),
@@ -358,7 +408,7 @@ json.dump({"seconds": T, "calls": N, "code": code}, open(sys.argv[1], "w"))
 
 def run_phases(python: str, root: Path, out: Path, args: list[str]) -> tuple[float, dict]:
     start = time.perf_counter()
-    proc = subprocess.run([python, "-c", PHASES, str(out), *args], cwd=root, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run([python, "-c", PHASES, str(out), *args], cwd=root, capture_output=True, text=True, timeout=1800, check=False)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"instrumented doit {' '.join(args)} in {root} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -393,3 +443,539 @@ def profile_noop(python: str, root: Path, stats_path: Path, top: int) -> str:
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------- the parts
+
+GATES = {"none": None, "true": "true", "python": "python -c pass"}
+CONFIGS = (("none", "none"), ("none", "true"), ("none", "python"), ("worktree", "true"), ("worktree", "python"))
+SERIAL_CONFIGS = (("none", "true"), ("worktree", "true"))
+QUICK_CONFIGS = (("none", "true"), ("worktree", "true"))
+
+
+def gate_command(gate: str, python: str) -> str | None:
+    return f"{shlex.quote(python)} -c pass" if gate == "python" else GATES[gate]
+
+
+def gate_label(gate: str) -> str:
+    return {"none": "none", "true": "`true`", "python": "`python -c pass`"}[gate]
+
+
+@dataclass
+class Makespan:
+    deps: dict[str, list[str]]
+    sleep: float
+    jobs: int
+    chain: int
+    greedy: float
+    uneven_greedy: float
+    runs: dict[tuple[str, str], list[Run]] = field(default_factory=dict)
+    serial: dict[tuple[str, str], list[Run]] = field(default_factory=dict)
+    phases: dict[str, tuple[float, dict, dict]] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.deps)
+
+    @property
+    def critical(self) -> float:
+        return self.chain * self.sleep
+
+    @property
+    def work(self) -> float:
+        return self.n * self.sleep
+
+    @property
+    def bound(self) -> float:
+        return max(self.critical, self.work / self.jobs)
+
+    @property
+    def slots(self) -> float:
+        """Stories one worker runs in the ideal schedule (the rounds of a greedy schedule)."""
+        return self.greedy / self.sleep if self.sleep else self.n / self.jobs
+
+
+def makespan_part(python: str, base: Path, *, sleep: float, jobs: int, repeat: int, serial_repeat: int,
+                  configs, serial_configs, phase_repeat: int, log, ignore_tmp: bool = True) -> Makespan:
+    deps = layered_dag(LAYERS_60, "storyc-exec-60")
+    uneven = layered_dag((3, 6, 9, 10, 10, 9, 8, 5), "storyc-exec-60")
+    m = Makespan(deps, sleep, jobs, longest_chain(deps), list_schedule(deps, jobs, sleep), list_schedule(uneven, jobs, sleep))
+    log(f"60 stories in waves {'/'.join(map(str, LAYERS_60))}: critical path {m.chain} stories = {m.critical:.2f} s, "
+        f"total work {m.work:.1f} s / {jobs} = {m.work / jobs:.2f} s; bound {m.bound:.2f} s; zero-overhead greedy schedule {m.greedy:.2f} s")
+    agent = base / "agent"
+    k = 0
+    for r in range(repeat):  # configurations interleaved, so that a change of load hits them alike
+        for iso, gate in configs:
+            root = base / f"m{k:03d}-{iso}-{gate}-n{jobs}"
+            k += 1
+            make_project(root, deps, sleep=sleep, gate=gate_command(gate, python), isolation=iso, python=python, agent_dir=agent, ignore_tmp=ignore_tmp)
+            run = measure_run(python, root, m.n, jobs, sleep, f"{iso}/{gate}")
+            m.runs.setdefault((iso, gate), []).append(run)
+            log(f"  -n {jobs} {iso:8} gate {gate:6} {r + 1}/{repeat}: {run.wall:6.2f} s (bound {m.bound:.2f}, x{run.wall / m.bound:.3f}); "
+                f"start-up {run.startup:.2f} s, span {run.span * 1000:.0f} ms, between {run.gap * 1000:.0f} ms; CPU {run.cpu:.1f} s; "
+                f"other work {run.other_cpus:.2f} CPUs, load {run.load:.2f}")
+    for r in range(serial_repeat):
+        for iso, gate in serial_configs:
+            root = base / f"m{k:03d}-{iso}-{gate}-n1"
+            k += 1
+            make_project(root, deps, sleep=sleep, gate=gate_command(gate, python), isolation=iso, python=python, agent_dir=agent, ignore_tmp=ignore_tmp)
+            run = measure_run(python, root, m.n, 1, sleep, f"{iso}/{gate}")
+            m.serial.setdefault((iso, gate), []).append(run)
+            log(f"  -n 1 {iso:8} gate {gate:6} {r + 1}/{serial_repeat}: {run.wall:6.2f} s (work {m.work:.1f} s); "
+                f"overhead {(run.wall - m.work) / m.n * 1000:.0f} ms per story; CPU {run.cpu:.1f} s; other work {run.other_cpus:.2f} CPUs, load {run.load:.2f}")
+    # Where a story's fixed cost goes: plain `doit` (in process, serial), zero sleep, instrumented.
+    for iso in ("none", "worktree"):
+        samples = []
+        for r in range(phase_repeat):
+            root = base / f"p{r}-{iso}"
+            make_project(root, deps, sleep=0, gate="true", isolation=iso, python=python, agent_dir=agent)
+            wall, data = run_phases(python, root, base / f"p{r}-{iso}.json", [])
+            check_all_done(root, m.n, subprocess.CompletedProcess([], data["code"] or 0, data["stdout"], ""))
+            samples.append((wall, data))
+            log(f"  instrumented `doit`, {iso:8}, sleep 0, {r + 1}/{phase_repeat}: {wall:.2f} s, "
+                f"{data['seconds']['total in process'] / m.n * 1000:.1f} ms per story in process")
+        m.phases[iso] = median_phases(samples)
+    return m
+
+
+@dataclass
+class NoOp:
+    n: int
+    layers: list[int]
+    chain: int
+    dependencies: int
+    compile_s: float
+    run_s: float = 0.0
+    run_jobs: int = 2
+    early: float = 0.0  # median worker time per story (span + gap) for the first 100 stories started
+    late: float = 0.0  # the same for the last 100
+    noop: list[float] = field(default_factory=list)
+    listing: list[float] = field(default_factory=list)
+    small_noop: list[float] = field(default_factory=list)
+    small_listing: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    phases: tuple[float, dict, dict] | None = None
+    events_lines: int = 0
+    events_mb: float = 0.0
+    load: list[float] = field(default_factory=list)
+    others: list[float] = field(default_factory=list)  # CPUs other work kept busy, per measured run
+
+
+def per_story_cost(root: Path) -> tuple[float, float]:
+    """Median (story_started -> story_done) + (story_done -> that worker's next story_started), first and last 100 stories."""
+    events = read_events(root)
+    by_pid: dict[int, list[dict]] = {}
+    for e in events:
+        if e["event"] in ("story_started", "story_done"):
+            by_pid.setdefault(e["pid"], []).append(e)
+    costs: list[tuple[float, float]] = []  # (start, cost)
+    for marks in by_pid.values():
+        marks.sort(key=lambda e: e["ts"])
+        for i, e in enumerate(marks):
+            if e["event"] == "story_started" and i + 2 < len(marks) and marks[i + 1]["event"] == "story_done" and marks[i + 2]["event"] == "story_started":
+                costs.append((e["ts"], marks[i + 2]["ts"] - e["ts"]))
+    costs.sort()
+    head, tail = [c for _, c in costs[:100]], [c for _, c in costs[-100:]]
+    return statistics.median(head), statistics.median(tail)
+
+
+def noop_part(python: str, base: Path, *, n: int, jobs: int, repeat: int, phase_repeat: int, small_root: Path | None,
+              profile_top: int, log) -> tuple[NoOp, str]:
+    layers = layers_for(n)
+    deps = layered_dag(layers, f"storyc-exec-{n}")
+    root = base / f"big-{n}"
+    compile_s = make_project(root, deps, sleep=0, gate="true", isolation="none", python=python, agent_dir=base / "agent-big")
+    result = NoOp(n, layers, longest_chain(deps), sum(map(len, deps.values())), compile_s)
+    log(f"{n} stories in {len(layers)} waves, {result.dependencies} dependencies: compiled in {compile_s:.2f} s")
+    result.load.append(loadavg())
+    with CpuMeter() as meter:
+        result.run_s, proc = run_doit(python, root, ["-n", str(jobs)], timeout=3600)
+    result.others.append(meter.other_cpus)
+    result.run_jobs = jobs
+    check_all_done(root, n, proc)
+    result.early, result.late = per_story_cost(root)
+    log(f"  made every story done with `doit -n {jobs}` (sleep 0, gate `true`, isolation none): {result.run_s:.1f} s; "
+        f"per story and worker {result.early * 1000:.0f} ms for the first 100, {result.late * 1000:.0f} ms for the last 100")
+    before = len(read_events(root))
+    for _ in range(repeat):
+        result.load.append(loadavg())
+        with CpuMeter() as meter:
+            wall, proc = run_doit(python, root, [])
+        result.others.append(meter.other_cpus)
+        if proc.returncode != 0 or "▶" in proc.stdout:
+            raise SystemExit(f"the no-op doit in {root} started a story or failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        result.noop.append(wall)
+    started = [e for e in read_events(root)[before:] if e["event"] == "story_started"]
+    if started:
+        raise SystemExit(f"the no-op doit in {root} started {len(started)} stories")
+    for _ in range(repeat):
+        with CpuMeter() as meter:
+            wall, proc = run_doit(python, root, ["list"])
+        result.others.append(meter.other_cpus)
+        if proc.returncode != 0 or len(proc.stdout.splitlines()) < n:
+            raise SystemExit(f"doit list in {root} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        result.listing.append(wall)
+    log(f"  no-op doit: {', '.join(f'{t:.3f}' for t in result.noop)} s; doit list: {', '.join(f'{t:.3f}' for t in result.listing)} s")
+    result.floor = time_command(python, ["-c", "pass"], base, repeat)
+    if small_root is not None:
+        for _ in range(repeat):
+            wall, proc = run_doit(python, small_root, [])
+            if proc.returncode != 0 or "▶" in proc.stdout:
+                raise SystemExit(f"the no-op doit in {small_root} started a story or failed:\n{proc.stdout[-2000:]}")
+            result.small_noop.append(wall)
+        result.small_listing = time_command(python, ["-m", "doit", "list"], small_root, repeat)
+        log(f"  60 stories: no-op doit {statistics.median(result.small_noop):.3f} s, doit list {statistics.median(result.small_listing):.3f} s")
+    samples = []
+    for r in range(phase_repeat):
+        wall, data = run_phases(python, root, base / f"noop-phases-{r}.json", [])
+        if "▶" in data["stdout"]:
+            raise SystemExit("the instrumented no-op doit started a story")
+        samples.append((wall, data))
+    result.phases = median_phases(samples)
+    events_file = root / "build" / "events.jsonl"
+    result.events_lines = len(events_file.read_text(encoding="utf-8").splitlines())
+    result.events_mb = events_file.stat().st_size / 1e6
+    text = profile_noop(python, root, base / "noop.pstats", profile_top)
+    return result, text
+
+
+# -------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()} ({platform.python_implementation()})")
+
+
+def versions(python: str) -> str:
+    out = subprocess.run([python, "-c", "import doit, sys; print('.'.join(map(str, doit.__version__)))"], capture_output=True, text=True, check=False)
+    git_v = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False).stdout.strip().removeprefix("git version ")
+    return f"doit {out.stdout.strip() or '?'}, git {git_v or '?'}"
+
+
+def code_state() -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "compiler", "storyc", "templates", "runners"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "storyc from a source tree outside git"
+    return f"storyc at commit {head}" + (" plus uncommitted changes" if dirty else "")
+
+
+def med(values) -> float:
+    values = list(values)
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.3f}–{max(values):.3f}" if values else "-"
+
+
+PHASE_ORDER = (
+    "storyc: worktree setup (prune, snapshot commit, worktree add)",
+    "storyc: worktree diff (git add, diff)",
+    "storyc: bring the change home (diff, git apply)",
+    "storyc: worktree remove",
+    "storyc: views after a story event (PROGRESS.md, board, plan)",
+    "storyc: tasks.json status write",
+    "storyc: events.jsonl append (lock)",
+    "storyc: stamp (hash files, write record)",
+    "storyc: agent process (spawn, wait)",
+    "storyc: gate commands",
+    "storyc: prompts (jinja)",
+    "storyc: story action, the rest",
+    "storyc: uptodate callable (stamps.unchanged)",
+    "doit: up-to-date checks (sqlite, file_dep)",
+    "doit: save a finished task (file_dep md5)",
+    "doit: write the state db",
+    "storyc: reporter start (run lock, plan.json)",
+    "storyc: reporter end",
+    "load tasks: dodo.py and plan.json",
+    "load tasks: stamps.later_patterns",
+    "load tasks: task dicts",
+    "imports: doit",
+    "imports: storyc",
+)
+
+
+def _rest(seconds: dict[str, float]) -> float:
+    return seconds.get("total in process", 0.0) - sum(v for k, v in seconds.items() if k != "total in process")
+
+
+def makespan_verdict(m: Makespan) -> str:
+    parts, met_all = [], True
+    for (iso, gate), runs in m.runs.items():
+        wall = med(r.wall for r in runs)
+        ratio = wall / m.bound
+        met_all &= ratio <= MAKESPAN_GOAL
+        excess = wall - m.bound
+        need = excess / ((MAKESPAN_GOAL - 1) * m.slots)  # S at which the same absolute excess is 10 % of the bound
+        parts.append(f"isolation {iso}, gate {gate_label(gate)}: ×{ratio:.2f}" + ("" if ratio <= MAKESPAN_GOAL else f" (met from S ≈ {need:.1f} s)"))
+    head = "met" if met_all else "NOT met"
+    return (f"**Goal \"makespan of `doit -n {m.jobs}` within 10 % of the bound\": {head}** at S = {m.sleep:g} s: " + "; ".join(parts) +
+            ". The figure in brackets is the agent time per story at which the same absolute overhead would be 10 % of the bound "
+            f"(the bound grows as {m.slots:g} × S, storyc's and doit's cost per story does not).")
+
+
+def noop_verdict(b: NoOp) -> str:
+    t = med(b.noop)
+    if b.n != 1000:
+        return f"Goal \"a no-op run under {NOOP_GOAL_S} s at 1,000 stories\": not measured (this run had {b.n:,} stories); median {t:.3f} s."
+    return (f"**Goal \"a no-op run under {NOOP_GOAL_S} s at 1,000 stories\": {'met' if t < NOOP_GOAL_S else 'NOT met'}.** "
+            f"No-op `doit` with {b.n:,} stories all done: median {t:.3f} s (runs {spread(b.noop)} s); `doit list` {med(b.listing):.3f} s.")
+
+
+def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repeat: int, serial_repeat: int, phase_repeat: int,
+            noop_repeat: int, loads: list[float], others: list[float], elapsed: float) -> str:
+    lines = [
+        SECTION,
+        "",
+        (f"Measured {date} on {machine()}; {versions(python)}; {code_state()}. Other work shared the machine: it kept "
+        f"{min(others):.2f}–{max(others):.2f} CPUs busy (median {med(others):.2f}) during the measured runs, from /proc/stat less "
+        f"this benchmark's own processes; load average (1 min, ours included) {min(loads):.1f}–{max(loads):.1f}. "
+        f"The whole benchmark took {elapsed / 60:.1f} min."),
+        "",
+        "Reproduce from the repository root (with storyc and doit installed, e.g. `pip install -e .`):",
+        "",
+        "```sh",
+        COMMAND,
+        "```",
+        "",
+    ]
+    if m is not None:
+        lines += [
+            f"### Makespan: {m.n} stories, {m.sleep:g} s of agent work each",
+            "",
+            (f"A synthetic sprint of {m.n} stories (size XS: one agent call, no reviewer) in {len(LAYERS_60)} waves of "
+            f"{', '.join(map(str, LAYERS_60))} stories; every story depends on one or two stories of the wave before, a quarter "
+            f"also on an older one, and half of the last two waves' stories fan in from 3–5 ({sum(map(len, m.deps.values()))} dependencies). "
+            f"The agent is the `command` runner running a shell script outside the repository, `sleep {m.sleep:g}` then write "
+            "`out/<id>.txt` (the story's one file). Gates: `[gates] test` as in the table, `secrets = false`, nothing else "
+            "(typecheck, lint unset). Isolation `none` works in the tree; `worktree` (the default in a git repository) gives every "
+            "attempt its own git worktree of a snapshot commit and applies its patch home. Every run starts from a freshly "
+            f"compiled git repository and must leave all {m.n} stories done (checked). The repositories git-ignore `.*.tmp`: "
+            "without that, a worktree snapshot (`git add -A` of the working tree) races another worker's atomic write of "
+            "tasks.json or the kanban board and the run dies with \"unable to stat 'docs/tasks/.tasks.json.<hex>.tmp'\" "
+            "(2 of 6 runs at `-n 4` with sleep 0 here; `--no-tmp-ignore` shows it)."),
+            "",
+            (f"Bound = max(critical path, total work / {m.jobs}) = max({m.chain} × {m.sleep:g} s, {m.n} × {m.sleep:g} s / {m.jobs}) = "
+            f"**{m.bound:.2f} s**. The wave widths are multiples of {m.jobs}, so a greedy schedule with no overhead at all "
+            f"(a free worker takes the first ready story, as doit does) meets it: {m.greedy:.2f} s; any excess below is storyc's "
+            f"and doit's own cost. (With waves of 3, 6, 9, 10, 10, 9, 8, 5 instead, the zero-overhead greedy schedule alone is "
+            f"{m.uneven_greedy:.2f} s, ×{m.uneven_greedy / m.bound:.3f} of the bound: uneven waves cost a round each.)"),
+            "",
+            f"Median of {repeat} runs for `-n {m.jobs}`" + (f", {serial_repeat} for `-n 1`" if m.serial else "") +
+            "; *excess per slot* is (makespan − bound) / " + f"{m.slots:g}, the time each of a worker's {m.slots:g} stories costs "
+            f"beyond its {m.sleep:g} s; *CPU per story* is the CPU time of doit and every process it started, over the stories; "
+            f"*other work* the CPUs the rest of the machine kept busy meanwhile; *overhead per story* at `-n 1` is "
+            f"(makespan − {m.work:g} s) / {m.n}.",
+            "",
+            f"| isolation | gate | `doit -n {m.jobs}` (s) | runs (s) | ratio to bound | ≤ 1.10 | excess per slot (ms) | CPU per story (ms) | other work (CPUs) | `doit -n 1` (s) | overhead per story at `-n 1` (ms) | speed-up |",
+            "| --- | --- | ---: | ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for (iso, gate), runs in m.runs.items():
+            wall = med(r.wall for r in runs)
+            serial = m.serial.get((iso, gate))
+            s_wall = med(r.wall for r in serial) if serial else None
+            lines.append(
+                f"| {iso} | {gate_label(gate)} | {wall:.2f} | {spread([r.wall for r in runs])} | {wall / m.bound:.3f} | "
+                f"{'yes' if wall / m.bound <= MAKESPAN_GOAL else 'no'} | {(wall - m.bound) / m.slots * 1000:.0f} | "
+                f"{med(r.cpu for r in runs) / m.n * 1000:.0f} | {med(r.other_cpus for r in runs):.2f} | "
+                + (f"{s_wall:.2f} | {(s_wall - m.work) / m.n * 1000:.0f} | ×{s_wall / wall:.2f} |" if serial else "- | - | - |")
+            )
+        lines += [
+            "",
+            (f"Per story, from build/events.jsonl of the `-n {m.jobs}` runs (medians over the stories, then over the runs; "
+            "*start-up* is process start to the first story_started, *tail* the last story_done to the exit; *between* is "
+            "story_done to the same worker's next story_started: the views refresh after story_done, the worktree removal, doit's "
+            "bookkeeping and dispatch, the next story's first status write; at `-n 4` it includes waiting for a ready story; "
+            "*busy* is the stories' spans over workers × makespan):"),
+            "",
+            "| isolation | gate | start-up (s) | story_started → attempt_started (ms) | agent call (ms) | gates (ms) | gates → story_done (ms) | story span (ms) | between (ms) | tail (s) | busy |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for (iso, gate), runs in m.runs.items():
+            lines.append(
+                f"| {iso} | {gate_label(gate)} | {med(r.startup for r in runs):.2f} | {med(r.setup for r in runs) * 1000:.0f} | "
+                f"{med(r.agent for r in runs) * 1000:.0f} | {med(r.gates for r in runs) * 1000:.0f} | {med(r.finish for r in runs) * 1000:.0f} | "
+                f"{med(r.span for r in runs) * 1000:.0f} | {med(r.gap for r in runs) * 1000:.0f} | {med(r.tail for r in runs):.2f} | "
+                f"{med(r.busy for r in runs):.0%} |"
+            )
+        if m.serial:
+            lines += ["", "The same for `-n 1` (one worker, so *between* is pure overhead):", "",
+                      "| isolation | gate | start-up (s) | story_started → attempt_started (ms) | agent call (ms) | gates (ms) | gates → story_done (ms) | story span (ms) | between (ms) | tail (s) |",
+                      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            for (iso, gate), runs in m.serial.items():
+                lines.append(
+                    f"| {iso} | {gate_label(gate)} | {med(r.startup for r in runs):.2f} | {med(r.setup for r in runs) * 1000:.0f} | "
+                    f"{med(r.agent for r in runs) * 1000:.0f} | {med(r.gates for r in runs) * 1000:.0f} | {med(r.finish for r in runs) * 1000:.0f} | "
+                    f"{med(r.span for r in runs) * 1000:.0f} | {med(r.gap for r in runs) * 1000:.0f} | {med(r.tail for r in runs):.2f} |")
+        if m.phases:
+            isos = [i for i in ("none", "worktree") if i in m.phases]
+            lines += [
+                "",
+                (f"Where a story's fixed cost goes: plain `doit` (doit runs every action in its own process, one at a time, no "
+                f"contention), sleep 0, gate `true`, each step timed in process with the time of nested steps counted once, for the "
+                f"innermost (median of {phase_repeat} runs; ms per story = the step's total / {m.n}):"),
+                "",
+                "| step | " + " | ".join(f"isolation {i} (ms per story)" for i in isos) + " |",
+                "| --- | " + " | ".join("---:" for _ in isos) + " |",
+            ]
+            rows = [k for k in PHASE_ORDER if any(m.phases[i][1].get(k, 0) > 0.0005 * m.n for i in isos)]
+            for k in rows:
+                lines.append(f"| {k} | " + " | ".join(f"{m.phases[i][1].get(k, 0.0) / m.n * 1000:.1f}" for i in isos) + " |")
+            lines.append("| the rest (doit's loop and reporter, interpreter) | " + " | ".join(f"{_rest(m.phases[i][1]) / m.n * 1000:.1f}" for i in isos) + " |")
+            lines.append("| **whole run, in process** | " + " | ".join(f"**{m.phases[i][1]['total in process'] / m.n * 1000:.1f}**" for i in isos) + " |")
+            lines.append("| processes started per story | " + " | ".join(f"{m.phases[i][2].get('processes started', 0) / m.n:.1f}" for i in isos) + " |")
+            lines.append("| fsync calls per story | " + " | ".join(f"{m.phases[i][2].get('fsync calls', 0) / m.n:.1f}" for i in isos) + " |")
+        lines += ["", makespan_verdict(m), ""]
+    if b is not None:
+        lines += [
+            f"### No-op run: {b.n:,} stories",
+            "",
+            (f"A {b.n:,}-story sprint of the same kind ({len(b.layers)} waves, widest {max(b.layers)}; {b.dependencies:,} dependencies; "
+            f"critical path {b.chain} stories), isolation none, gate `true`, an agent that only writes its file. Compiled in "
+            f"{b.compile_s:.2f} s, then every story made done by one `doit -n {b.run_jobs}`: **{b.run_s:.0f} s** "
+            f"({b.run_s / b.n * b.run_jobs * 1000:.0f} ms of worker time per story; per story and worker, start to the worker's next "
+            f"start: {b.early * 1000:.0f} ms for the first 100 stories, {b.late * 1000:.0f} ms for the last 100: the cost per story "
+            "grows with the sprint, see below). Then, with nothing stale (checked: no story starts, no story_started event), "
+            f"the whole process of `doit` and of `doit list`, median of {noop_repeat} runs each:"),
+            "",
+            "| stories | no-op `doit` (s) | runs (s) | `doit list` (s) | runs (s) |",
+            "| ---: | ---: | ---: | ---: | ---: |",
+        ]
+        if b.small_noop:
+            lines.append(f"| 60 | {med(b.small_noop):.3f} | {spread(b.small_noop)} | {med(b.small_listing):.3f} | {spread(b.small_listing)} |")
+        lines += [
+            f"| {b.n:,} | {med(b.noop):.3f} | {spread(b.noop)} | {med(b.listing):.3f} | {spread(b.listing)} |",
+            "",
+            (f"Floor: `python -c pass` {med(b.floor):.3f} s. Where the no-op run's time goes at {b.n:,} stories (instrumented as above, "
+            f"median of {phase_repeat} runs; events.jsonl then held {b.events_lines:,} lines, {b.events_mb:.1f} MB):"),
+            "",
+            "| step | ms |",
+            "| --- | ---: |",
+        ]
+        wall, seconds, calls = b.phases
+        for k in sorted((k for k in PHASE_ORDER if seconds.get(k, 0) >= 0.0005), key=lambda k: -seconds[k]):
+            lines.append(f"| {k}" + (f" ({calls[k]:,.0f} calls)" if calls.get(k, 0) > 2 else "") + f" | {seconds[k] * 1000:.0f} |")
+        lines += [
+            f"| the rest (doit's loop and reporter) | {_rest(seconds) * 1000:.0f} |",
+            f"| **in process** | **{seconds['total in process'] * 1000:.0f}** |",
+            f"| whole process, instrumented (interpreter start and exit included) | {wall * 1000:.0f} |",
+            "",
+            noop_verdict(b),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def replace_section(doc: str, new: str) -> str:
+    """`doc` with its `## Execution` section (up to the next `# ` or `## ` heading) replaced, or `new` appended.
+
+    The same rule as bench_compile.py, which owns `## Compile`: each script rewrites only its own section."""
+    lines = doc.splitlines(keepends=True)
+    start = end = None
+    fenced = False
+    for k, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if fenced:
+            continue
+        if start is None and line.rstrip() == SECTION:
+            start = k
+        elif start is not None and re.match(r"#{1,2} ", line):
+            end = k
+            break
+    new = new.rstrip("\n") + "\n"
+    if start is None:
+        return doc.rstrip("\n") + "\n\n" + new if doc.strip() else "# Benchmarks\n\n" + new
+    before, after = "".join(lines[:start]), "".join(lines[end:]) if end is not None else ""
+    return before + new + ("\n" + after if after else "")
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sleep", type=float, default=0.5, help="seconds of agent work per story (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=4, help="doit -n for the makespan runs (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per makespan configuration; the median is reported (default: %(default)s)")
+    parser.add_argument("--serial-repeat", type=int, default=1, help="`doit -n 1` runs per configuration (default: %(default)s)")
+    parser.add_argument("--phase-repeat", type=int, default=3, help="instrumented runs per breakdown (default: %(default)s)")
+    parser.add_argument("--big", type=int, default=1000, help="stories of the no-op sprint (default: %(default)s)")
+    parser.add_argument("--big-jobs", type=int, default=2, help="doit -n for making the big sprint done (default: %(default)s)")
+    parser.add_argument("--noop-repeat", type=int, default=5, help="runs of the no-op doit and of doit list (default: %(default)s)")
+    parser.add_argument("--no-tmp-ignore", action="store_true",
+                        help="do not git-ignore storyc's .*.tmp files in the synthetic repositories (shows the worktree snapshot race)")
+    parser.add_argument("--only", choices=("makespan", "noop"), help="run one part only")
+    parser.add_argument("--quick", action="store_true", help="two configurations, one run each, no -n 1: a quick look")
+    parser.add_argument("--python", default=sys.executable, help="interpreter with storyc and doit installed (default: this one)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown file to update (default: docs/benchmarks.md)")
+    parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
+    parser.add_argument("--top", type=int, default=25, help="functions shown per listing of the no-op cProfile (default: %(default)s)")
+    parser.add_argument("--tmp", type=Path, default=None, help="where to generate the sprints (default: the system temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated repositories")
+    args = parser.parse_args(argv)
+    configs, serial_configs = CONFIGS, SERIAL_CONFIGS
+    if args.quick:
+        configs, serial_configs = QUICK_CONFIGS, ()
+        args.repeat, args.serial_repeat, args.phase_repeat, args.noop_repeat = 1, 0, 1, 3
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    began = time.perf_counter()
+    log(f"machine: {machine()}; {versions(args.python)}; load {loadavg():.2f}")
+    subprocess.run([args.python, "-c", "import doit.doit_cmd, storyc.engine, storyc.api"], check=True, cwd=tempfile.gettempdir())  # warm bytecode
+    base = Path(tempfile.mkdtemp(prefix="storyc-bench-exec-", dir=args.tmp))
+    m = b = None
+    profile_text = ""
+    try:
+        if args.only != "noop":
+            m = makespan_part(args.python, base, sleep=args.sleep, jobs=args.jobs, repeat=args.repeat, serial_repeat=args.serial_repeat,
+                              configs=configs, serial_configs=serial_configs, phase_repeat=args.phase_repeat, log=log,
+                              ignore_tmp=not args.no_tmp_ignore)
+        if args.only != "makespan":
+            small = None
+            if m is not None:
+                small = next((r for r in sorted(base.glob("m*-none-true-n*"))), None)
+            b, profile_text = noop_part(args.python, base, n=args.big, jobs=args.big_jobs, repeat=args.noop_repeat,
+                                        phase_repeat=args.phase_repeat, small_root=small, profile_top=args.top, log=log)
+    finally:
+        if args.keep:
+            log(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    loads = [r.load for runs in (m.runs.values() if m else []) for r in runs] + [r.load for runs in (m.serial.values() if m else []) for r in runs]
+    loads += b.load if b else []
+    loads.append(loadavg())
+    others = [r.other_cpus for runs in (m.runs.values() if m else []) for r in runs]
+    others += [r.other_cpus for runs in (m.serial.values() if m else []) for r in runs]
+    others += b.others if b else []
+    text = section(m, b, date=time.strftime("%Y-%m-%d"), python=args.python, repeat=args.repeat, serial_repeat=args.serial_repeat,
+                   phase_repeat=args.phase_repeat, noop_repeat=args.noop_repeat, loads=loads, others=others or [float("nan")], elapsed=time.perf_counter() - began)
+    if profile_text:
+        print(f"cProfile of one no-op `doit` at {args.big} stories:\n{profile_text}")
+    if args.no_write:
+        print(text)
+    else:
+        out = args.output
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(replace_section(out.read_text(encoding="utf-8") if out.is_file() else "", text), encoding="utf-8")
+        log(f"wrote the {SECTION!r} section of {out}")
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

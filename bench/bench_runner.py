@@ -106,6 +106,10 @@ def price_of(prices, model: str, usage: dict[str, int]) -> float:
     ) / 1_000_000
 
 
+def strip_mark(block: dict) -> dict:
+    return {k: v for k, v in block.items() if k != "cache_control"}
+
+
 def run_example(workdir: Path, jobs: int, fakeapi) -> tuple[Path, object, float]:
     from storyc import api
 
@@ -151,7 +155,13 @@ def measure(root: Path, scenario, fakeapi) -> dict:
 
     # The same requests, in the same order, priced three ways.
     replay = fakeapi.PromptCache(fakeapi.MIN_CACHEABLE)
-    scenarios = {"no caching": Tally(), "ideal caching (this run)": total, "documented minimums": Tally()}
+    no_prefix = fakeapi.PromptCache()
+    scenarios = {
+        "no caching": Tally(),
+        "ideal caching (this run)": total,
+        "ideal, without the tools and system breakpoints": Tally(),
+        "documented minimums": Tally(),
+    }
     minimum_by_role: dict[str, Tally] = defaultdict(Tally)
     for p in ok:
         body = p.request.json
@@ -161,6 +171,11 @@ def measure(root: Path, scenario, fakeapi) -> dict:
         cost = price_of(prices, p.model, usage)
         scenarios["documented minimums"].add(usage, p.prefix_tokens, cost)
         minimum_by_role[p.role].add(usage, p.prefix_tokens, cost)
+        bare = {**body, "tools": [strip_mark(t) for t in body["tools"]], "system": [strip_mark(b) for b in body["system"]]}
+        alone = no_prefix.usage(bare)
+        usage = {"input_tokens": alone.input_tokens, "output_tokens": p.usage["output_tokens"],
+                 "cache_read_input_tokens": alone.cache_read_input_tokens, "cache_creation_input_tokens": alone.cache_creation_input_tokens}
+        scenarios["ideal, without the tools and system breakpoints"].add(usage, p.prefix_tokens, price_of(prices, p.model, usage))
         flat = {"input_tokens": cached.total, "output_tokens": p.usage["output_tokens"], "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
         scenarios["no caching"].add(flat, p.prefix_tokens, price_of(prices, p.model, flat))
 
@@ -240,10 +255,11 @@ def section(m: dict, jobs: int, seconds: float, fakeapi) -> str:
     lines += [
         f"| **all** | **{total.requests}** | | **{n(total.all_input)}** | **{n(total.prefix)}** | **{total.share:.1%}** |",
         "",
-        "**The same requests priced three ways** (the documented minimums replay them, in the same order, through a cache "
-        "that never writes a prefix shorter than the model's minimum: "
+        "**The same requests priced four ways.** The rows other than this run's replay its requests, in the same order, through "
+        "a fresh simulated cache: *without the tools and system breakpoints* keeps only the breakpoint on the last user block; *documented "
+        "minimums* never writes a prefix shorter than the model's minimum ("
         + ", ".join(f"{model} {n(v)}" for model, v in fakeapi.MIN_CACHEABLE.items())
-        + " tokens):",
+        + " tokens).",
         "",
         "| caching | input | cache read | cache write | cost (USD) |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -259,6 +275,7 @@ def findings(m: dict) -> list[str]:
     total, scenarios = m["total"], m["scenarios"]
     sizes = {role: max(s) for role, s in sorted(m["prefix_size"].items())}
     ideal, floor, none = scenarios["ideal caching (this run)"], scenarios["documented minimums"], scenarios["no caching"]
+    bare = scenarios["ideal, without the tools and system breakpoints"]
     return [
         f"Findings. The role prefix is {', '.join(f'{n(size)} tokens for the {role}' for role, size in sizes.items())}: "
         f"{total.share:.1%} of the input tokens of the sprint, so caching it across stories saves little; what caching saves here "
@@ -269,7 +286,10 @@ def findings(m: dict) -> list[str]:
         "",
         f"Cost of the sprint's requests: {none.cost:.4f} USD with no caching, {ideal.cost:.4f} with ideal caching, "
         f"{floor.cost:.4f} with the documented minimums "
-        f"({(1 - floor.cost / none.cost):.0%} saved against no caching, where ideal caching would save {(1 - ideal.cost / none.cost):.0%}).",
+        f"({(1 - floor.cost / none.cost):.0%} saved against no caching, where ideal caching would save {(1 - ideal.cost / none.cost):.0%}). "
+        f"Even ideally, the tools and system breakpoints are worth {bare.cost - ideal.cost:.4f} USD of the sprint's {ideal.cost:.4f} "
+        "(the first request of each story after the first of its role and model reads the prefix instead of writing it); "
+        "every later request of a call already reads the whole prefix back through the last user block's breakpoint.",
     ]
 
 

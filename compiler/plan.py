@@ -30,7 +30,7 @@ from .tasks import TaskFile, key_in, load_tasks
 SCHEMA_VERSION = 1
 TARGET_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED, Family.DEFERRED}
 OPEN_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED}
-ROLES = ("builder", "validator", "fix")  # the prompt templates a story uses
+ROLES = ("system", "builder", "validator", "fix")  # the prompt templates a story uses
 ROLES_REVIEWED = (*ROLES, "reviewer")
 TEST_GATES = {"unit": ["test"], "unit+integration": ["test", "integration"], "full": ["test", "integration"], "full+e2e": ["test", "integration", "e2e"]}
 

@@ -46,6 +46,11 @@ from storyc.workspace import MergeConflict, Workspace, open_workspace
 
 VERDICT = re.compile(r"^\s*VERDICT:\s*(APPROVE|CHANGES_REQUESTED)\s*$", re.M)
 GATE_TIMEOUT = 1800.0
+API_RETRIES = 3  # agent calls that end in a model API error, per step, before the story gives up for this run
+
+
+class ModelUnavailable(Exception):
+    """The model API kept failing: not the story's fault, so not a failed attempt."""
 
 
 @dataclass
@@ -167,6 +172,11 @@ class Attempts:
             cp.status(self.id, "todo")
             cp.event("story_failed", story=self.id, reason=exc.message)
             raise
+        except ModelUnavailable as exc:
+            cp.status(self.id, "todo")
+            cp.event("story_failed", story=self.id, reason=str(exc))
+            print(f"{self.id}: {exc}", file=sys.stderr)
+            return False
         except RunAborted as exc:
             (self.sprint.build / "locks" / "abort").write_text(str(exc) or "spend limit reached", encoding="utf-8")
             cp.status(self.id, "todo")
@@ -184,7 +194,7 @@ class Attempts:
                 self.failure = f"{spent} (the story's budget; raise [runner] {spent.split()[0]} to allow more). Last failure: {self.failure}"
                 break
             before = self._before(ws)
-            result = self._call("builder", attempt, ws)
+            result = self._agent("builder", attempt, ws)
             changed_by_tools += result.changed
             if not result.finished:
                 self.failure = f"the agent stopped before finishing ({result.stop}): {result.detail or result.text}".strip()
@@ -208,6 +218,18 @@ class Attempts:
 
     # ------------------------------------------------------------ steps
 
+    def _agent(self, role: str, attempt: int, ws: Workspace, review_pass: int = 0) -> AgentResult:
+        """An agent call; a model API that fails (after the runner's own retries) costs no attempt.
+
+        An overloaded API is not the story's failure: it must not feed the fix
+        prompt an HTTP error, nor escalate to a pricier model.
+        """
+        for _ in range(API_RETRIES):
+            result = self._call(role, attempt, ws, review_pass)
+            if result.stop != "error":
+                return result
+        raise ModelUnavailable(f"the model API failed {API_RETRIES} times in a row: {result.detail or result.text}".strip())
+
     def _call(self, role: str, attempt: int, ws: Workspace, review_pass: int = 0) -> AgentResult:
         policy = self.story["policy"]
         model = self._model(attempt) if role == "builder" else policy["model"]
@@ -215,10 +237,9 @@ class Attempts:
         tag = f"{self.name}.{attempt}.{role}" + (f"{review_pass}" if review_pass else "")
         prompt_file = self.sprint.build / "prompts" / f"{tag}.md"
         atomic_write(prompt_file, prompt)
-        runner = self.runner_config
         task = AgentTask(
             story_id=self.id, role=role, model=model, attempt=attempt,
-            system=render(self._env(), "prompts/system.md.j2", role=role, project=self.sprint.plan["project"]),
+            system=self._system(role),
             prompt=prompt, workspace=ws.path,
             budget=self._budget_left(),
             transcript=self.sprint.build / "transcripts" / f"{tag}.jsonl", prompt_file=prompt_file,
@@ -267,15 +288,20 @@ class Attempts:
         config = self.sprint.config
         template = role if role != "builder" or (attempt == 1 and self.failure is None) else "fix"
         arch = self.sprint.plan["inputs"].get("architecture")
-        architecture = (self.sprint.root / arch["path"]).read_text(encoding="utf-8") if arch and (self.sprint.root / arch["path"]).is_file() else None
         return render(
             self._env(), prompt_name(template),
             story=self.story, tasks_path=self.sprint.plan["inputs"]["tasks"]["path"],
             gates=[{"name": g, "command": config["gates"][g]} for g in self.story["policy"]["gates"] if g != "secrets"],
-            architecture=architecture, architecture_path=arch["path"] if arch else None,
+            architecture=None, architecture_path=arch["path"] if arch else None,  # the text itself is in the system prompt
             attempt=attempt, max_attempts=config["runner"]["max_attempts"], failure=self.failure,
             changed_files=self.story["files"], review_pass=review_pass,
         )
+
+    def _system(self, role: str) -> str:
+        """The role's instructions and the architecture: the same bytes for every story, so they cache."""
+        arch = self.sprint.plan["inputs"].get("architecture")
+        text = _read_if_file(self.sprint.root / arch["path"]) if arch else None
+        return render(self._env(), "prompts/system.md.j2", role=role, project=self.sprint.plan["project"], architecture=text, architecture_path=arch and arch["path"])
 
     def _env(self):
         return environment(user_templates(self.sprint.root, self.sprint.config["paths"]["templates"]))
@@ -291,7 +317,7 @@ class Attempts:
         """None when every review pass approves; else what the Reviewer asked for."""
         policy = self.story["policy"]
         for review_pass in range(1, (policy["review_passes"] if policy["reviewer"] else 0) + 1):
-            result = self._call("reviewer", attempt, ws, review_pass)
+            result = self._agent("reviewer", attempt, ws, review_pass)
             verdicts = VERDICT.findall(result.text)
             if not (result.finished and verdicts and verdicts[-1] == "APPROVE"):
                 return result.text.strip() or f"(no verdict: the Reviewer stopped with {result.stop})"
@@ -320,6 +346,13 @@ class Attempts:
         self.sprint.checkpoints.event("story_blocked", story=self.id, reason=reason[:2000])
         print(f"{self.id}: BLOCKED, needs human review. {reason[:500]}")
         return False
+
+
+def _read_if_file(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+        return None
 
 
 def _stamp(sprint: Sprint, story: dict, upstream: dict, changed: list[str], *, by: str, mode: str, started: float, calls: list | None = None) -> dict:

@@ -291,6 +291,7 @@ class Played:
     usage: dict[str, int] | None = None  # as sent back, on a 200
     prefix_tokens: int = 0
     stop_reason: str | None = None
+    content: list[dict[str, Any]] | None = None  # the assistant message's blocks, on a 200
 
 
 class ScriptedScenario:
@@ -358,7 +359,7 @@ class ScriptedScenario:
             "cache_read_input_tokens": cached.cache_read_input_tokens,
             "cache_creation_input_tokens": cached.cache_creation_input_tokens,
         }
-        played.usage, played.prefix_tokens, played.stop_reason = usage, cached.prefix_tokens, stop_reason
+        played.usage, played.prefix_tokens, played.stop_reason, played.content = usage, cached.prefix_tokens, stop_reason, content
         self.played.append(played)
         message = {
             "id": f"msg_{len(self.played):04d}",

@@ -174,6 +174,7 @@ def test_the_second_story_of_a_role_reads_the_prefix_from_cache(run: Run) -> Non
         if played.turn == 0:
             firsts[(played.role, played.model)].append(played)
         else:  # a later turn reads the whole of the previous request back: the history is sent unchanged
+            assert played.request.json["messages"][-2] == {"role": "assistant", "content": previous[(played.story, played.role)].content}
             before = previous[(played.story, played.role)].usage
             sent_before = before["input_tokens"] + before["cache_read_input_tokens"] + before["cache_creation_input_tokens"]
             assert usage["cache_read_input_tokens"] == sent_before - fakeapi.UNCACHED_TAIL, (played.story, played.role, played.turn)

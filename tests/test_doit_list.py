@@ -120,3 +120,30 @@ def test_a_story_whose_script_is_missing_fails_with_a_clear_error_and_the_rest_g
     tasks = {s["id"]: s["status"] for s in json.loads((shop / "docs/tasks/tasks.json").read_text())["stories"]}
     assert tasks["US-006"] == "done" and tasks["US-005"] == "todo"
     assert "US-005 stopped:" in (shop / ".ai/PROGRESS.md").read_text()
+
+
+def test_every_action_and_check_pickles_for_process_mode_under_spawn(shop: Path) -> None:
+    """Under spawn (macOS, Windows, Linux from 3.14) doit pickles every task: no lambdas, no closures."""
+    import pickle
+
+    from storyc.doit_tasks import plan_tasks
+
+    plan = json.loads((shop / "build/plan.json").read_text())
+    tasks = list(plan_tasks(plan, str(shop), "build/plan.json"))
+    assert len(tasks) == 6 + 3 + 4 + 1
+    for task in tasks:
+        restored = pickle.loads(pickle.dumps((task["actions"], task.get("uptodate", []))))
+        assert [a[0].__qualname__ for a in restored[0]] == [a[0].__qualname__ for a in task["actions"]]
+
+
+def test_a_failing_model_api_costs_no_attempt_and_escalates_nothing(shop: Path) -> None:
+    # A reply the loop cannot use (an unknown stop_reason) is a model API error, like an overload that outlived its retries.
+    (shop / ".storyc/scripts/US-002.toml").write_text('[[builder]]\nsay = "..."\nstop = "overloaded"\n')
+    result = doit(shop, "-n", "4", "--continue")
+    assert result.returncode != 0
+    events = [json.loads(line) for line in (shop / "build/events.jsonl").read_text().splitlines()]
+    calls = [(e["attempt"], e["model"], e["stop"]) for e in events if e["event"] == "attempt_finished" and e["story"] == "US-002"]
+    assert calls == [(1, HAIKU, "error")] * 3  # retried on the same rung: no fix prompt, no bigger model
+    assert "the model API failed 3 times in a row" in result.stderr
+    tasks = {s["id"]: s["status"] for s in json.loads((shop / "docs/tasks/tasks.json").read_text())["stories"]}
+    assert tasks["US-002"] == "todo" and tasks["US-001"] == "done"
