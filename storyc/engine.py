@@ -180,7 +180,7 @@ class Attempts:
         except RunAborted as exc:
             (self.sprint.build / "locks" / "abort").write_text(str(exc) or "spend limit reached", encoding="utf-8")
             cp.status(self.id, "todo")
-            cp.event("story_blocked", story=self.id, reason=f"run stopped: {exc}")
+            cp.event("story_failed", story=self.id, reason=f"run stopped: {exc}")
             print(f"{self.id}: the run is stopping: {exc}")
             return False
         finally:

@@ -252,3 +252,22 @@ def test_a_second_doit_makes_no_request(run: Run) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(run.api.requests) == before
     assert "▶" not in again.stdout and "attempt" not in again.stdout
+
+
+def test_a_spend_limit_stops_the_whole_run_cleanly(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", "dodo.py", "__pycache__", ".doit.db*"))
+    config = root / "storyc.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('kind = "scripted"', 'kind = "anthropic"'), encoding="utf-8")
+    api.build(root)
+    body = json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": "Your credit balance is too low to access the Anthropic API."}}).encode()
+    refuse = lambda request: fakeapi.Canned(400, body, {"content-type": "application/json"})  # noqa: E731
+    with fakeapi.FakeAPI(responder=refuse) as fake:
+        result = doit(root, fake.url, "-n", "2", "--continue")
+        requests = len(fake.requests)
+    assert result.returncode != 0
+    assert "the run is stopping" in result.stdout
+    assert requests <= 2  # the first refusal stops everyone: no story keeps asking
+    tasks = json.loads((root / "docs/tasks/tasks.json").read_text(encoding="utf-8"))
+    assert {s["status"] for s in tasks["stories"]} == {"todo"}  # nothing marked done or blocked by a billing problem
+    assert "Nothing is blocked." in (root / ".ai/PROGRESS.md").read_text() and "stopped: run stopped" in (root / ".ai/PROGRESS.md").read_text()
