@@ -55,6 +55,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
 COMMAND = "python bench/bench_execution.py"
 SECTION = "## Execution"
+END_MARK = "<!-- bench_execution:end -->"  # the section runs from its heading to this mark
 MAKESPAN_GOAL = 1.10  # makespan within 10 % of the bound
 NOOP_GOAL_S = 0.5  # a no-op run under 0.5 s at 1,000 stories
 
@@ -202,7 +203,7 @@ isolation = "{isolation}"
     git(root, "commit", "-qm", "start")
     start = time.perf_counter()
     compiled = subprocess.run([python, "-c", "import pathlib, sys; from storyc import api; api.build(pathlib.Path(sys.argv[1]))", str(root)],
-                              capture_output=True, text=True, check=False)
+                              capture_output=True, text=True, check=False, cwd=root)  # not the source tree's storyc/
     if compiled.returncode != 0:
         raise SystemExit(f"compile failed in {root}:\n{compiled.stdout}{compiled.stderr}")
     return time.perf_counter() - start
@@ -273,6 +274,16 @@ class Run:
     finish: float = 0.0  # median gates -> story_done
     gap: float = 0.0  # median story_done -> next story_started on the same worker
     busy: float = 0.0  # sum of spans / (workers x makespan)
+    # The makespan's excess over n x sleep / jobs, exactly: worker-seconds / jobs spent on each of these.
+    ex_agent: float = 0.0  # the agent calls beyond the sleep (spawning the agent, its own start)
+    ex_story: float = 0.0  # storyc inside a story: story_started -> story_done less the agent call
+    ex_between: float = 0.0  # story_done -> the worker's next story_started (bookkeeping, dispatch, waiting)
+    ex_start: float = 0.0  # process start -> a worker's first story_started
+    ex_end: float = 0.0  # a worker's last story_done -> process exit
+
+    @property
+    def excess(self) -> float:
+        return self.ex_agent + self.ex_story + self.ex_between + self.ex_start + self.ex_end
 
 
 def read_events(root: Path) -> list[dict]:
@@ -320,6 +331,8 @@ def measure_run(python: str, root: Path, n: int, jobs: int, sleep: float, config
         marks.sort()
         gaps += [b[0] - a[0] for a, b in itertools.pairwise(marks) if a[1] == "story_done" and b[1] == "story_started"]
     spans = [p["story_done"] - p["story_started"] for p in full]
+    agents = [p["attempt_finished"] - p["attempt_started"] for p in full]
+    idle_workers = max(0, jobs - len(by_pid))  # a worker that never got a story idles throughout
     return Run(
         config=config, jobs=jobs, sleep=sleep, wall=wall, load=load, other_cpus=meter.other_cpus, cpu=meter.mine,
         startup=min(p["story_started"] for p in full) - t0,
@@ -331,6 +344,11 @@ def measure_run(python: str, root: Path, n: int, jobs: int, sleep: float, config
         finish=med("gates", "story_done"),
         gap=statistics.median(gaps) if gaps else 0.0,
         busy=sum(spans) / (jobs * wall),
+        ex_agent=(sum(agents) - len(full) * sleep) / jobs,
+        ex_story=(sum(spans) - sum(agents)) / jobs,
+        ex_between=sum(gaps) / jobs,
+        ex_start=sum(min(m)[0] - t0 for m in by_pid.values()) / jobs,
+        ex_end=(sum(t1 - max(m)[0] for m in by_pid.values()) + idle_workers * wall) / jobs,
     )
 
 
@@ -433,6 +451,70 @@ def time_command(python: str, args: list[str], cwd: Path, repeat: int) -> list[f
         subprocess.run([python, *args], cwd=cwd, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
     return times
+
+
+# Runs in a fresh interpreter in a finished project's root: `python -c CHECKPOINT_COSTS <repeat>`; prints one JSON line.
+# The checkpoint writes that every story event makes, timed alone (the last status written is "done" again).
+CHECKPOINT_COSTS = r"""
+import json, statistics, sys, time
+from pathlib import Path
+from storyc.checkpoints import Checkpoints, read_events
+root, reps = Path("."), int(sys.argv[1])
+plan = json.loads((root / "build" / "plan.json").read_text(encoding="utf-8"))
+cp = Checkpoints(root, plan)
+sid = next(s["id"] for s in plan["stories"] if s["target"])
+def timed(f):
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+out = {"read and parse events.jsonl": timed(lambda: read_events(cp.events_file))}
+if hasattr(cp, "_refresh"):
+    out["views refresh (PROGRESS.md, board, plan doc)"] = timed(
+        lambda: cp._refresh({"ts": round(time.time(), 3), "event": "story_skipped", "story": sid, "reason": "benchmark", "pid": 0}))
+flip = iter(["in_progress", "done"] * reps)
+out["tasks.json status write"] = timed(lambda: cp.status(sid, next(flip)))
+cp.status(sid, "done")
+sizes = {"events.jsonl": cp.events_file, "tasks.json": cp.tasks_file, "PROGRESS.md": cp.progress_file,
+         "ORCHESTRATION_PLAN.md": cp.plan_doc, "kanban board": cp.kanban_file}
+print(json.dumps({"seconds": out, "kb": {k: p.stat().st_size / 1024 for k, p in sizes.items() if p.is_file()},
+                  "events": len(read_events(cp.events_file))}))
+"""
+
+# `python -c LATER <sizes...>`: stamps.later_patterns alone on plans of the benchmark's shape.
+LATER = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import bench_execution as b
+from storyc.stamps import later_patterns
+out = {}
+for n in map(int, sys.argv[2:]):
+    deps = b.layered_dag(b.layers_for(n), f"storyc-exec-{n}")
+    stories = [{"id": s, "after": d, "files": [f"out/{s}.txt"]} for s, d in deps.items()]
+    start = time.perf_counter()
+    later_patterns(stories)
+    out[n] = time.perf_counter() - start
+print(json.dumps(out))
+"""
+
+
+def checkpoint_costs(python: str, root: Path, repeat: int) -> dict | None:
+    proc = subprocess.run([python, "-c", CHECKPOINT_COSTS, str(repeat)], cwd=root, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        print(f"checkpoint costs in {root} failed (skipped):\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def later_costs(python: str, sizes: list[int]) -> dict[int, float]:
+    proc = subprocess.run([python, "-c", LATER, str(Path(__file__).resolve().parent), *map(str, sizes)],
+                          capture_output=True, text=True, check=False, cwd=tempfile.gettempdir())
+    if proc.returncode != 0:
+        print(f"later_patterns timing failed (skipped):\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return {}
+    return {int(k): v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
 
 
 def profile_noop(python: str, root: Path, stats_path: Path, top: int) -> str:
@@ -559,6 +641,9 @@ class NoOp:
     events_mb: float = 0.0
     load: list[float] = field(default_factory=list)
     others: list[float] = field(default_factory=list)  # CPUs other work kept busy, per measured run
+    costs_small: dict | None = None  # checkpoint_costs at 60 stories
+    costs_big: dict | None = None  # checkpoint_costs at n stories
+    later: dict[int, float] = field(default_factory=dict)  # stories -> seconds of stamps.later_patterns
 
 
 def per_story_cost(root: Path) -> tuple[float, float]:
@@ -580,7 +665,7 @@ def per_story_cost(root: Path) -> tuple[float, float]:
 
 
 def noop_part(python: str, base: Path, *, n: int, jobs: int, repeat: int, phase_repeat: int, small_root: Path | None,
-              profile_top: int, log) -> tuple[NoOp, str]:
+              profile_top: int, log, later_sizes: list[int]) -> tuple[NoOp, str]:
     layers = layers_for(n)
     deps = layered_dag(layers, f"storyc-exec-{n}")
     root = base / f"big-{n}"
@@ -625,6 +710,12 @@ def noop_part(python: str, base: Path, *, n: int, jobs: int, repeat: int, phase_
             result.small_noop.append(wall)
         result.small_listing = time_command(python, ["-m", "doit", "list"], small_root, repeat)
         log(f"  60 stories: no-op doit {statistics.median(result.small_noop):.3f} s, doit list {statistics.median(result.small_listing):.3f} s")
+    result.costs_big = checkpoint_costs(python, root, repeat)
+    if small_root is not None:
+        result.costs_small = checkpoint_costs(python, small_root, repeat)
+    result.later = later_costs(python, later_sizes)
+    log(f"  checkpoint costs: {result.costs_small and result.costs_small['seconds']} at 60, {result.costs_big and result.costs_big['seconds']} at {n}; "
+        f"later_patterns {result.later}")
     samples = []
     for r in range(phase_repeat):
         wall, data = run_phases(python, root, base / f"noop-phases-{r}.json", [])
@@ -661,7 +752,15 @@ def versions(python: str) -> str:
     return f"doit {out.stdout.strip() or '?'}, git {git_v or '?'}"
 
 
-def code_state() -> str:
+def code_state(python: str, label: str | None = None) -> str:
+    """The storyc measured: `label` if given; else the repository's commit (and whether library files had
+    uncommitted changes) when `python` imports storyc from this repository; else where it imports it from."""
+    if label:
+        return label
+    where = subprocess.run([python, "-c", "import storyc, os; print(os.path.dirname(os.path.realpath(storyc.__file__)))"],
+                           capture_output=True, text=True, check=False, cwd=tempfile.gettempdir()).stdout.strip()
+    if where and not Path(where).is_relative_to(REPO):
+        return f"storyc imported from {where}"
     try:
         head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "compiler", "storyc", "templates", "runners"],
@@ -735,11 +834,11 @@ def noop_verdict(b: NoOp) -> str:
 
 
 def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repeat: int, serial_repeat: int, phase_repeat: int,
-            noop_repeat: int, loads: list[float], others: list[float], elapsed: float) -> str:
+            noop_repeat: int, loads: list[float], others: list[float], elapsed: float, label: str | None = None) -> str:
     lines = [
         SECTION,
         "",
-        (f"Measured {date} on {machine()}; {versions(python)}; {code_state()}. Other work shared the machine: it kept "
+        (f"Measured {date} on {machine()}; {versions(python)}; {code_state(python, label)}. Other work shared the machine: it kept "
         f"{min(others):.2f}–{max(others):.2f} CPUs busy (median {med(others):.2f}) during the measured runs, from /proc/stat less "
         f"this benchmark's own processes; load average (1 min, ours included) {min(loads):.1f}–{max(loads):.1f}. "
         f"The whole benchmark took {elapsed / 60:.1f} min."),
@@ -765,7 +864,7 @@ def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repea
             f"compiled git repository and must leave all {m.n} stories done (checked). The repositories git-ignore `.*.tmp`: "
             "without that, a worktree snapshot (`git add -A` of the working tree) races another worker's atomic write of "
             "tasks.json or the kanban board and the run dies with \"unable to stat 'docs/tasks/.tasks.json.<hex>.tmp'\" "
-            "(2 of 6 runs at `-n 4` with sleep 0 here; `--no-tmp-ignore` shows it)."),
+            "(in 2 of 6 trial runs at `-n 4`, sleep 0, while this benchmark was written; `--no-tmp-ignore` shows it)."),
             "",
             (f"Bound = max(critical path, total work / {m.jobs}) = max({m.chain} × {m.sleep:g} s, {m.n} × {m.sleep:g} s / {m.jobs}) = "
             f"**{m.bound:.2f} s**. The wave widths are multiples of {m.jobs}, so a greedy schedule with no overhead at all "
@@ -810,6 +909,20 @@ def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repea
                 f"{med(r.span for r in runs) * 1000:.0f} | {med(r.gap for r in runs) * 1000:.0f} | {med(r.tail for r in runs):.2f} | "
                 f"{med(r.busy for r in runs):.0%} |"
             )
+        lines += [
+            "",
+            (f"Where the excess over the bound goes, in the run of median makespan of each configuration (exact: each worker's "
+            f"time is its stories' spans, the gaps between them and its wait before the first and after the last; summed over "
+            f"the {m.jobs} workers and divided by {m.jobs}):"),
+            "",
+            ("| isolation | gate | agent calls beyond the sleep (s) | storyc inside the stories (s) | between stories (s) | "
+            "start: process start → a worker's first story (s) | end: a worker's last story → exit (s) | excess (s) |"),
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for (iso, gate), runs in m.runs.items():
+            r = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+            lines.append(f"| {iso} | {gate_label(gate)} | {r.ex_agent:.2f} | {r.ex_story:.2f} | {r.ex_between:.2f} | {r.ex_start:.2f} | "
+                         f"{r.ex_end:.2f} | {r.excess:.2f} (makespan {r.wall:.2f}) |")
         if m.serial:
             lines += ["", "The same for `-n 1` (one worker, so *between* is pure overhead):", "",
                       "| isolation | gate | start-up (s) | story_started → attempt_started (ms) | agent call (ms) | gates (ms) | gates → story_done (ms) | story span (ms) | between (ms) | tail (s) |",
@@ -872,16 +985,47 @@ def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repea
             f"| **in process** | **{seconds['total in process'] * 1000:.0f}** |",
             f"| whole process, instrumented (interpreter start and exit included) | {wall * 1000:.0f} |",
             "",
+        ]
+        if b.later:
+            lines += [
+                "`stamps.later_patterns` (every story's descendants' file patterns; run at every dodo load, by `doit`, "
+                "`doit list` and each worker) alone, on plans of this shape: "
+                + ", ".join(f"{k:,} stories {v:.3f} s" for k, v in sorted(b.later.items())) + ".",
+                "",
+            ]
+        if b.costs_big:
+            small, big = b.costs_small or {"seconds": {}, "kb": {}, "events": 0}, b.costs_big
+            lines += [
+                (f"What grows with the sprint: the checkpoint writes every story event makes, timed alone (median of {noop_repeat}), "
+                f"in the finished 60-story and {b.n:,}-story repositories:"),
+                "",
+                f"| per story event | 60 stories (ms) | {b.n:,} stories (ms) |",
+                "| --- | ---: | ---: |",
+            ]
+            for k, v in big["seconds"].items():
+                lines.append(f"| {k} | {small['seconds'].get(k, float('nan')) * 1000:.1f} | {v * 1000:.1f} |")
+            lines += [f"| size of {k} (KB) | {small['kb'].get(k, 0):,.0f} | {v:,.0f} |" for k, v in big["kb"].items()]
+            lines += [
+                f"| events in events.jsonl | {small['events']:,} | {big['events']:,} |",
+                "",
+                ("A story makes two refreshes (story_started, story_done) and two status writes (in progress, done), each "
+                "under a lock that every worker shares."),
+                "",
+            ]
+        lines += [
             noop_verdict(b),
             "",
         ]
+    lines += [END_MARK, ""]
     return "\n".join(lines)
 
 
 def replace_section(doc: str, new: str) -> str:
-    """`doc` with its `## Execution` section (up to the next `# ` or `## ` heading) replaced, or `new` appended.
+    """`doc` with its `## Execution` section replaced, or `new` appended at the end.
 
-    The same rule as bench_compile.py, which owns `## Compile`: each script rewrites only its own section."""
+    The section runs from its heading to the END mark (or, when the mark was lost, to the next `# ` or `## `
+    heading). The mark sits at the end and no mark precedes the heading, so bench_compile.py, which rewrites
+    `## Compile` up to the next heading, and bench_runner.py, which rewrites between its own marks, leave it whole."""
     lines = doc.splitlines(keepends=True)
     start = end = None
     fenced = False
@@ -892,14 +1036,17 @@ def replace_section(doc: str, new: str) -> str:
             continue
         if start is None and line.rstrip() == SECTION:
             start = k
-        elif start is not None and re.match(r"#{1,2} ", line):
+        elif start is not None and line.rstrip() == END_MARK:
+            end = k + 1
+            break
+        elif start is not None and end is None and re.match(r"#{1,2} ", line):
             end = k
             break
     new = new.rstrip("\n") + "\n"
     if start is None:
         return doc.rstrip("\n") + "\n\n" + new if doc.strip() else "# Benchmarks\n\n" + new
     before, after = "".join(lines[:start]), "".join(lines[end:]) if end is not None else ""
-    return before + new + ("\n" + after if after else "")
+    return before + new + ("\n" + after.lstrip("\n") if after.strip() else "")
 
 
 # ---------------------------------------------------------------------- main
@@ -917,9 +1064,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noop-repeat", type=int, default=5, help="runs of the no-op doit and of doit list (default: %(default)s)")
     parser.add_argument("--no-tmp-ignore", action="store_true",
                         help="do not git-ignore storyc's .*.tmp files in the synthetic repositories (shows the worktree snapshot race)")
+    parser.add_argument("--later-sizes", default="500,1000,2000,4000",
+                        help="plan sizes at which to time stamps.later_patterns alone (default: %(default)s)")
     parser.add_argument("--only", choices=("makespan", "noop"), help="run one part only")
     parser.add_argument("--quick", action="store_true", help="two configurations, one run each, no -n 1: a quick look")
     parser.add_argument("--python", default=sys.executable, help="interpreter with storyc and doit installed (default: this one)")
+    parser.add_argument("--label", default=None,
+                        help="how docs/benchmarks.md names the storyc measured (default: this repository's commit, or where --python imports storyc from)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown file to update (default: docs/benchmarks.md)")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
     parser.add_argument("--top", type=int, default=25, help="functions shown per listing of the no-op cProfile (default: %(default)s)")
@@ -950,7 +1101,8 @@ def main(argv: list[str] | None = None) -> int:
             if m is not None:
                 small = next((r for r in sorted(base.glob("m*-none-true-n*"))), None)
             b, profile_text = noop_part(args.python, base, n=args.big, jobs=args.big_jobs, repeat=args.noop_repeat,
-                                        phase_repeat=args.phase_repeat, small_root=small, profile_top=args.top, log=log)
+                                        phase_repeat=args.phase_repeat, small_root=small, profile_top=args.top, log=log,
+                                        later_sizes=[int(x) for x in args.later_sizes.split(",") if x.strip()])
     finally:
         if args.keep:
             log(f"kept {base}")
@@ -963,7 +1115,7 @@ def main(argv: list[str] | None = None) -> int:
     others += [r.other_cpus for runs in (m.serial.values() if m else []) for r in runs]
     others += b.others if b else []
     text = section(m, b, date=time.strftime("%Y-%m-%d"), python=args.python, repeat=args.repeat, serial_repeat=args.serial_repeat,
-                   phase_repeat=args.phase_repeat, noop_repeat=args.noop_repeat, loads=loads, others=others or [float("nan")], elapsed=time.perf_counter() - began)
+                   phase_repeat=args.phase_repeat, noop_repeat=args.noop_repeat, loads=loads, others=others or [float("nan")], elapsed=time.perf_counter() - began, label=args.label)
     if profile_text:
         print(f"cProfile of one no-op `doit` at {args.big} stories:\n{profile_text}")
     if args.no_write:

@@ -368,7 +368,10 @@ def _input_digests(inputs: Inputs) -> dict[str, dict[str, str]]:
     files = {"tasks": inputs.tasks.path, "sprint": inputs.sprint.path if inputs.sprint else None, "config": inputs.config_path}
     arch = inputs.root / inputs.config.paths.architecture
     files["architecture"] = arch if arch.is_file() else None
-    return {name: {"path": _rel(p, inputs.root), "sha256": _digest(p)} for name, p in files.items() if p is not None}
+    out = {name: {"path": _rel(p, inputs.root), "sha256": _digest(p)} for name, p in files.items() if p is not None}
+    if inputs.tasks.shape.startswith("taskmaster:"):  # the tag the run writes statuses into
+        out["tasks"]["tag"] = inputs.tasks.shape.split(":", 1)[1]
+    return out
 
 
 def _config_snapshot(inputs: Inputs) -> dict:
@@ -382,6 +385,7 @@ def _config_snapshot(inputs: Inputs) -> dict:
         "runner": config.runner.model_dump(),
         "execution": {"barrier": config.execution.barrier, "isolation": isolation},
         "policy": {size: config.policy_for(size).model_dump() for size in ("XS", "S", "M", "L", "XL")},
+        "statuses": {word: family.value for word, family in config.statuses.items()},
     }
 
 

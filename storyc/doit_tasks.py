@@ -57,7 +57,9 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
     targets = [s for s in plan["stories"] if s["target"]]
     out = {s["id"]: stamps.out_path(build, s["spec"]) for s in targets}
     gates = plan["config"]["gates"]
-    barrier = plan["config"]["execution"]["barrier"] == "wave"
+    execution = plan["config"]["execution"]
+    # Without isolation, wave N's integration tests would run while wave N+1 writes the same tree.
+    barrier = execution["barrier"] == "wave" or (execution["isolation"] == "none" and bool(gates["integration"]))
     later = stamps.later_patterns(targets)
     for story in targets:
         policy = story["policy"]

@@ -158,8 +158,9 @@ class Attempts:
         cp.status(self.id, "in_progress")
         cp.event("story_started", story=self.id, mode=self.mode)
         print(f"{self.id}: {'re-verifying (its inputs or files changed)' if self.mode == 'verify' else 'building'}")
-        ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation)
+        ws = None
         try:
+            ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation, self.story["files"])
             if self.mode == "verify" and self.failure is None:
                 before = self._before(ws)
                 results = self._gates(ws, self._changed(ws, before, []))
@@ -183,8 +184,13 @@ class Attempts:
             cp.event("story_failed", story=self.id, reason=f"run stopped: {exc}")
             print(f"{self.id}: the run is stopping: {exc}")
             return False
+        except KeyboardInterrupt:  # SIGTERM or Ctrl-C: the next run picks the story up again
+            cp.status(self.id, "todo")
+            cp.event("story_failed", story=self.id, reason="the run was interrupted")
+            raise
         finally:
-            ws.close()
+            if ws is not None:
+                ws.close()
 
     def _ladder(self, ws: Workspace) -> bool:
         max_attempts = self.runner_config["max_attempts"]
@@ -212,7 +218,7 @@ class Attempts:
             except MergeConflict as exc:
                 self.failure = f"Your change no longer applies to the working tree (another story changed the same lines):\n{exc}\nRedo it on the current code."
                 ws.close()
-                ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation)
+                ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation, self.story["files"])
                 changed_by_tools = []
         return self._blocked()
 

@@ -9,20 +9,45 @@ story changed.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from storyc.runners.proc import clip, run_process
 
+# Credentials by their shape: wrong anywhere, tests and docs included.
 SECRET_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("an Anthropic or OpenAI API key", re.compile(r"\bsk-(?:ant-)?[A-Za-z0-9_\-]{20,}")),
+    ("an Anthropic or OpenAI API key", re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{20,}")),
     ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b")),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b")),
     ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a hard-coded password or secret", re.compile(r"(?i)\b(?:password|passwd|secret|api_?key|token)\b\s*[:=]\s*['\"][^'\"\s]{8,}['\"]")),
-    ("a hard-coded URL", re.compile(r"\bhttps?://(?!localhost\b|127\.0\.0\.1\b|example\.(?:com|org)\b)[^\s'\"<>)]+")),
+    ("a Stripe secret key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
 )
+# A literal given to a name that says it is a credential: DB_PASSWORD = "…", "apiKey": "…", client_secret: '…'.
+_CREDENTIAL = r"[A-Za-z0-9_.\-]*(?:password|passwd|passwort|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)[A-Za-z0-9_\-]*"
+ASSIGNED = re.compile(rf"""(?i)(?<![A-Za-z0-9_]){_CREDENTIAL}["']?\s*(?::=|=>|[:=])\s*(?:[rbuf]{{0,2}})(["'`])([^"'`\s]{{8,}})\1""")
+# In a .env, .ini, .properties or YAML file a value needs no quotes: API_KEY=abc123…, password: hunter22.
+ASSIGNED_BARE = re.compile(rf"""(?i)^\s*(?:export\s+)?-?\s*{_CREDENTIAL}\s*[:=]\s*([^\s"'#]{{8,}})\s*(?:#.*)?$""")
+BARE_VALUES = (".env", ".ini", ".cfg", ".conf", ".properties", ".yaml", ".yml")
+# Not a credential: an identifier (password-input, refresh_token, DB_PASSWORD), a reference to one
+# (${TOKEN}, {{ vault_token }}, %(pw)s, <your key>), a path or URL, a mask, a stand-in.
+_NOT_A_SECRET = re.compile(
+    r"""^(?:[a-z]+(?:[_.\-][a-z]+)+|[A-Z]+(?:_[A-Z0-9]+)+|[$%<{].*|/.*|\w+://.*|(.)\1+)$"""
+    r"""|(?i:^your|example|placeholder|changeme|change_me|dummy|redacted|xxxx|\*\*\*)"""
+)
+# A URL a program uses belongs in configuration: one in a string literal of code. Not one in a comment,
+# a docstring's prose, documentation, a config or lock file, a test's fixture; nor a reserved or
+# loopback host (RFC 2606/6761), nor the W3C's and JSON Schema's identifiers.
+URL_IN_LITERAL = re.compile(
+    r"""["'`](https?://(?![{$<%]|(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\]|(?:[\w\-]+\.)*example\.(?:com|org|net)|[\w.\-]+\.(?:example|test|invalid|localhost)|www\.w3\.org|json-schema\.org)(?:[:/?#"'`]|$))[^\s'"`<>)]+)"""
+)
+CODE_COMMENT = re.compile(r"^\s*(?:#|//|/\*|\*|<!--|--|;|%)")
+NOT_CODE = (".md", ".markdown", ".rst", ".txt", ".adoc", ".json", ".jsonc", ".json5", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf",
+            ".env", ".properties", ".xml", ".csv", ".tsv", ".lock", ".sum", ".mod", ".svg", ".html", ".htm", ".map", ".snap", ".ipynb")
+NOT_CODE_NAMES = re.compile(r"(?i)^(?:license|licence|copying|notice|authors|contributors|changelog|changes|history|readme|codeowners)(?:\.\w+)?$|(?:^|[.\-])lock(?:\.\w+)?$|\.lock$")
+TEST_PATH = re.compile(r"(?:^|/)(?:tests?|__tests__|spec|specs|fixtures?|testdata|e2e)/|(?:^|/)(?:test_[^/]*|[^/]*_test\.\w+|[^/]*\.(?:test|spec)\.\w+|conftest\.py)$")
 
 
 @dataclass
@@ -58,6 +83,8 @@ def run_gates(names: list[str], commands: dict[str, str | None], cwd: Path, chan
 
 
 def secrets_gate(cwd: Path, changed: list[str]) -> GateResult:
+    """Hard-coded credentials and URLs in the lines the story wrote (a line its file already had
+    at HEAD is not the story's: touching a file is no reason to answer for all of it)."""
     findings = []
     for name in changed:
         path = cwd / name
@@ -65,11 +92,47 @@ def secrets_gate(cwd: Path, changed: list[str]) -> GateResult:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
+        had = _lines_at_head(cwd, name)
         for lineno, line in enumerate(text.splitlines(), 1):
-            for what, pattern in SECRET_PATTERNS:
-                if pattern.search(line):
-                    findings.append(f"{name}:{lineno}: {what}: {line.strip()[:120]}")
+            if line.strip() in had:
+                continue
+            for what in line_findings(name, line):
+                findings.append(f"{name}:{lineno}: {what}: {line.strip()[:120]}")
     output = "\n".join(findings) or f"no hard-coded secrets or URLs in {len(changed)} changed file(s)"
     if findings:
         output += "\nmove these into configuration or environment variables"
     return GateResult("secrets", "storyc secrets check", not findings, output)
+
+
+def line_findings(name: str, line: str) -> list[str]:
+    """What is hard-coded in one line of the file `name`: a credential, a URL."""
+    found = [what for what, pattern in SECRET_PATTERNS if pattern.search(line)]
+    suffix = _suffix(name)
+    values = [m.group(2) for m in ASSIGNED.finditer(line)]
+    if suffix in BARE_VALUES and (m := ASSIGNED_BARE.match(line)):
+        values.append(m.group(1))
+    if not found and any(not _NOT_A_SECRET.search(v) for v in values):
+        found.append("a hard-coded password or secret")
+    base = name.rsplit("/", 1)[-1]
+    code = suffix not in NOT_CODE and not NOT_CODE_NAMES.search(base) and not TEST_PATH.search(name)
+    if code and not CODE_COMMENT.match(line) and URL_IN_LITERAL.search(line):
+        found.append("a hard-coded URL")
+    return found
+
+
+def _suffix(name: str) -> str:
+    base = name.rsplit("/", 1)[-1].lower()
+    if base == ".env" or base.startswith(".env."):
+        return ".env"
+    return "." + base.rsplit(".", 1)[-1] if "." in base.lstrip(".") else ""
+
+
+def _lines_at_head(cwd: Path, name: str) -> set[str]:
+    """The stripped lines of the file as committed at HEAD (none outside git, or for a new file)."""
+    try:
+        done = subprocess.run(["git", "show", f"HEAD:./{name}"], cwd=cwd, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    if done.returncode != 0:
+        return set()
+    return {line.strip() for line in done.stdout.decode("utf-8", errors="replace").splitlines() if line.strip()}

@@ -41,17 +41,92 @@ def record_path(root: Path, build: str, spec: str) -> Path:
 def story_files(root: Path, patterns: list[str], extra: list[str] = (), later: list[str] = ()) -> list[str]:
     """The story's files that exist now: its globs expanded, plus any it changed beyond them.
 
+    A pattern is a path, a folder (every file below it) or a glob (`**` spans
+    folders); a path that exists as it is written wins over reading it as a
+    glob (`app/[id]/page.tsx`). storyc's own files are nobody's output: the
+    build folder, the progress file, the board and the tasks file, which
+    storyc rewrites as the sprint runs.
+
     A file that a later story (a descendant) also names is that story's to
     watch: when it changes there, it is the later story's output, not a hand
     edit of this one's.
     """
     found: set[str] = set(p for p in extra if (root / p).is_file())
     for pattern in patterns:
-        if glob.has_magic(pattern):
-            found.update(Path(p).relative_to(root).as_posix() for p in glob.glob(str(root / pattern), recursive=True) if os.path.isfile(p))
-        elif (root / pattern).is_file():
+        pattern = pattern.strip()
+        path = root / pattern
+        if path.is_file():
             found.add(PurePosixPath(pattern).as_posix())
-    return sorted(f for f in found if not any(f == p or fnmatch.fnmatchcase(f, p) for p in later))
+        elif path.is_dir():
+            found.update(_files_below(root, path))
+        elif glob.has_magic(pattern):
+            # root_dir: a repository folder named `my[app]` is not a pattern.
+            found.update(PurePosixPath(p).as_posix() for p in glob.glob(pattern, root_dir=root, recursive=True) if (root / p).is_file())
+    own = _OwnFiles(root)
+    return sorted(f for f in found if not own.holds(f) and not any(covers(p, f) for p in later))
+
+
+def covers(pattern: str, name: str) -> bool:
+    """Whether the file `name` is one that `pattern` (a path, a folder or a glob) names."""
+    pattern = pattern.strip()
+    folder = pattern.rstrip("/")
+    return name == pattern or fnmatch.fnmatchcase(name, pattern) or (bool(folder) and name.startswith(folder + "/"))
+
+
+def _files_below(root: Path, folder: Path) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        out += [Path(dirpath, f).relative_to(root).as_posix() for f in filenames if os.path.isfile(os.path.join(dirpath, f))]
+    return out
+
+
+class _OwnFiles:
+    """storyc's own files under `root`: the build folder (it holds storyc's marker), and the
+    progress file, the kanban board and the tasks file that storyc.toml names."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.files = _own_paths(root)
+        self.folders: dict[str, bool] = {}
+
+    def holds(self, name: str) -> bool:
+        if name in self.files:
+            return True
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            folder = "/".join(parts[:i])
+            if folder not in self.folders:
+                self.folders[folder] = (self.root / folder / BUILD_MARKER).is_file()
+            if self.folders[folder]:
+                return True
+        return False
+
+
+BUILD_MARKER = ".storyc-build"  # compiler/emit.py writes it first into every build folder
+_OWN: dict[str, frozenset[str]] = {}
+
+
+def _own_paths(root: Path) -> frozenset[str]:
+    """The progress, board and tasks files of the configuration at `root` (read once per version of it)."""
+    marks = []
+    for name in ("storyc.toml", "pyproject.toml"):
+        try:
+            marks.append(f"{name}:{(root / name).stat().st_mtime_ns}")
+        except OSError:
+            pass
+    key = "|".join([os.path.abspath(root), *marks])
+    if key not in _OWN:
+        from storyc.compiler.config import load_config
+        from storyc.errors import StorycError
+
+        try:
+            paths = load_config(root)[0].paths
+            own = {paths.progress, paths.kanban, paths.tasks}
+        except (StorycError, OSError, ValueError):
+            own = set()
+        _OWN[key] = frozenset(PurePosixPath(p.strip().replace("\\", "/")).as_posix() for p in own if p)
+    return _OWN[key]
 
 
 def later_patterns(stories: list[dict]) -> dict[str, list[str]]:
@@ -76,7 +151,7 @@ def later_patterns(stories: list[dict]) -> dict[str, list[str]]:
 
 def _overlapping(mine: list[str], theirs: list[str]) -> list[str]:
     """Their patterns that can match a file of mine (the same path, or globs either way)."""
-    return [p for p in theirs if any(p == m or fnmatch.fnmatchcase(m, p) or fnmatch.fnmatchcase(p, m) or (glob.has_magic(p) and glob.has_magic(m)) for m in mine)]
+    return [p for p in theirs if any(covers(p, m) or covers(m, p) or (glob.has_magic(p) and glob.has_magic(m)) for m in mine)]
 
 
 def file_digest(path: Path) -> str:

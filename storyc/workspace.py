@@ -17,27 +17,33 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyc.errors import OutputError, Where
 from storyc.files import atomic_write, lock_for
+from storyc.stamps import story_files
 
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "storyc", "GIT_AUTHOR_EMAIL": "storyc@localhost",
            "GIT_COMMITTER_NAME": "storyc", "GIT_COMMITTER_EMAIL": "storyc@localhost"}
+# A patch that `git apply` reads whatever the user's diff settings (color.ui = always, diff.noprefix,
+# diff.external, diff.context = 0, diff.relative, a textconv driver) would make of `git diff`.
+DIFF = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-relative", "--src-prefix=a/", "--dst-prefix=b/", "--unified=3")
 
 
 class MergeConflict(Exception):
     """The story's change no longer applies to the working tree."""
 
 
-def git(cwd: Path, *args: str, env: dict | None = None, input: bytes | None = None, check: bool = True) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, input=input, capture_output=True,
-        env={**os.environ, **GIT_ENV, **(env or {})},
-    )
+def git(cwd: Path, *args: str, env: dict | None = None, check: bool = True, raw: bool = False):
+    """git's output (bytes with `raw`: a binary patch is not text); a failure is an OutputError."""
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, env={**os.environ, **GIT_ENV, **(env or {})})
     if check and result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}")
-    return result.stdout.decode(errors="replace")
+        raise OutputError(
+            f"git {' '.join(args[:3])} failed: {result.stderr.decode(errors='replace').strip()}", Where(str(cwd)),
+            hint="storyc's worktrees need a working git; or set [execution] isolation = \"none\"",
+        )
+    return result.stdout if raw else result.stdout.decode(errors="replace")
 
 
 def git_toplevel(root: Path) -> Path | None:
@@ -58,22 +64,25 @@ class Workspace:
     name: str
     tree: Path | None = None  # the worktree (None: working in the tree itself)
     base: str | None = None  # the snapshot commit the worktree started from
+    files: list[str] = field(default_factory=list)  # the story's file patterns
+    linked: list[str] = field(default_factory=list)  # what git ignores at home, linked in (never staged)
 
     def changed(self) -> list[str]:
         """Project-relative files this attempt changed (worktree only)."""
         if self.tree is None:
             return []
         self._stage()
-        out = git(self.tree, "diff", "--cached", "--name-only", "--no-renames", self.base, "--", ".")
+        # -z: names as they are; without it git quotes any name with a non-ASCII byte ("donn\303\251es/x").
+        out = git(self.tree, "diff", "--cached", "--name-only", "-z", "--no-renames", "--no-relative", self.base, "--", ".")
         prefix = self._prefix()
-        return sorted(p[len(prefix):] for p in out.splitlines() if p.startswith(prefix))
+        return sorted(p[len(prefix):] for p in out.split("\0") if p and p.startswith(prefix))
 
     def bring_home(self) -> list[str]:
         """Apply the attempt's change to the working tree, under the git lock; the files it changed."""
         if self.tree is None:
             return []
         self._stage()
-        patch = git(self.tree, "diff", "--cached", "--binary", "--no-renames", self.base).encode()
+        patch = git(self.tree, "diff", "--cached", "--binary", "--no-renames", *DIFF, self.base, raw=True)
         files = self.changed()
         patch_file = self.build / "stamps" / f"{self.name}.patch"
         if patch.strip():
@@ -93,43 +102,132 @@ class Workspace:
         shutil.rmtree(self.tree, ignore_errors=True)
 
     def _stage(self) -> None:
-        git(self.tree, "add", "-A", ".")
+        git(self.tree, "add", "-A", "--", ".", *(f":(exclude,literal){p}" for p in self.linked))
+        # A file the story names that git ignores (a build output, say) is still the story's output.
+        _add_ignored(self.tree, self.tree / self._prefix(), self.files)
 
     def _prefix(self) -> str:
         rel = self.root.resolve().relative_to(git_toplevel(self.root)).as_posix()
         return "" if rel == "." else rel + "/"
 
 
-def open_workspace(root: Path, build: Path, name: str, isolation: str) -> Workspace:
-    """A fresh place for one attempt of the story whose stamps are called `name`."""
+def open_workspace(root: Path, build: Path, name: str, isolation: str, files: list[str]) -> Workspace:
+    """A fresh place for one attempt of the story whose stamps are called `name` and whose file patterns are `files`."""
     if isolation != "worktree":
         return Workspace(path=root, root=root, build=build, name=name)
     top = git_toplevel(root)
     if top is None:
-        raise RuntimeError(f"isolation = \"worktree\" needs a git repository at {root}; set [execution] isolation = \"none\"")
+        raise OutputError(f"isolation = \"worktree\" needs a git repository at {root}", Where(str(root)), hint='run `git init`, or set [execution] isolation = "none"')
     _ignore_build(build)
     tree = build / "worktrees" / name
+    rel = root.resolve().relative_to(top)
     with lock_for(build, "git"):
         if tree.exists():  # left by a killed run
             git(top, "worktree", "remove", "--force", str(tree), check=False)
             shutil.rmtree(tree, ignore_errors=True)
         git(top, "worktree", "prune", check=False)
-        base = _snapshot(top, build / "locks" / f"index-{name}")
-        git(top, "worktree", "add", "--detach", "--force", str(tree), base)
-    rel = root.resolve().relative_to(top)
-    return Workspace(path=tree / rel, root=root, build=build, name=name, tree=tree, base=base)
+        base = _snapshot(top, build / "locks" / f"index-{name}", top / rel, files)
+        # No hooks: a post-checkout hook of the user's (husky, say) has no business in storyc's scratch tree.
+        git(top, "-c", f"core.hooksPath={os.devnull}", "worktree", "add", "--detach", "--force", str(tree), base)
+    linked = _link_ignored(top, tree, rel.as_posix(), build, files)
+    return Workspace(path=tree / rel, root=root, build=build, name=name, tree=tree, base=base, files=list(files), linked=linked)
 
 
-def _snapshot(top: Path, index: Path) -> str:
+CACHES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
+
+
+def _link_ignored(top: Path, tree: Path, rel: str, build: Path, files: list[str]) -> list[str]:
+    """Link into the worktree what git ignores in the project: node_modules, .venv, .env, a compiled
+    extension. The gates run there and need them as much as at home; a snapshot cannot carry them.
+
+    Not linked: the build folder, caches of bytecode and tools, and the places the story names as its
+    output (those it writes in the worktree, and they come home in its patch). The paths, top-relative.
+    """
+    prefix = "" if rel == "." else rel + "/"
+    done = subprocess.run(["git", "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", "--", rel],
+                          cwd=top, capture_output=True, env={**os.environ, **GIT_ENV})
+    if done.returncode != 0:
+        return []
+    try:
+        home = build.resolve().relative_to(top.resolve()).as_posix()
+    except ValueError:
+        home = None
+    heads = [prefix + h for h in map(_literal_head, files) if h]
+    linked = []
+    for path in sorted({p.rstrip("/") for p in done.stdout.decode(errors="surrogateescape").split("\0") if p.strip("/")}):
+        if home and (_inside(path, home) or _inside(home, path)):
+            continue
+        if any(part in CACHES for part in path.split("/")) or path.endswith((".pyc", ".pyo")):
+            continue
+        if any(_inside(path, h) or _inside(h, path) for h in heads):
+            continue
+        dest = tree / path
+        if dest.exists() or dest.is_symlink():
+            continue
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.symlink_to(top / path, target_is_directory=(top / path).is_dir())
+        except OSError:
+            continue
+        linked.append(path)
+    if not linked:
+        return []
+    # A link stands where a folder was: `node_modules/` (folders only) does not ignore it, so staging
+    # must leave it out by name. A link that git ignores as it is needs no such care (and git refuses
+    # to be told about an ignored path).
+    done = subprocess.run(["git", "check-ignore", "-z", "--no-index", "--stdin"], cwd=tree, input="\0".join(linked).encode() + b"\0",
+                          capture_output=True, env={**os.environ, **GIT_ENV})
+    ignored = set(done.stdout.decode(errors="surrogateescape").split("\0"))
+    return [p for p in linked if p not in ignored]
+
+
+def _snapshot(top: Path, index: Path, root: Path | None = None, files: list[str] = ()) -> str:
     """A commit of the working tree as it is, made without touching the user's index or branch."""
     env = {"GIT_INDEX_FILE": str(index)}
     head = git(top, "rev-parse", "--verify", "-q", "HEAD", check=False).strip()
     if head:
         git(top, "read-tree", head, env=env)
     git(top, "add", "-A", ".", env=env)
+    _add_ignored(top, root or top, files, env=env)
     tree = git(top, "write-tree", env=env).strip()
     index.unlink(missing_ok=True)
-    return git(top, "commit-tree", tree, *(["-p", head] if head else []), "-m", "storyc: snapshot of the working tree").strip()
+    # --no-gpg-sign: a snapshot is storyc's scratch commit; commit.gpgSign must not make it ask for a key.
+    return git(top, "commit-tree", "--no-gpg-sign", tree, *(["-p", head] if head else []), "-m", "storyc: snapshot of the working tree").strip()
+
+
+def _add_ignored(top: Path, root: Path, patterns: list[str], env: dict | None = None) -> None:
+    """Stage the files the story names that git ignores: a pattern that points into an ignored place
+    (`dist/bundle.js`, `dist/*.js` with `dist/` ignored) is the story's word that they are its output.
+
+    Only there: `src/**` does not drag in the `__pycache__` folders that git ignores below `src`.
+    """
+    rel = root.resolve().relative_to(top.resolve()).as_posix()
+    prefix = "" if rel == "." else rel + "/"
+    heads = {p: _literal_head(p) for p in patterns}
+    asked = sorted({prefix + h for h in heads.values() if h})
+    if not asked:
+        return
+    result = subprocess.run(["git", "check-ignore", "-z", "--no-index", "--stdin"], cwd=top, input="\0".join(asked).encode() + b"\0",
+                            capture_output=True, env={**os.environ, **GIT_ENV, **(env or {})})
+    ignored = {p for p in result.stdout.decode(errors="surrogateescape").split("\0") if p}
+    chosen = [p for p, h in heads.items() if h and prefix + h in ignored]
+    found = [prefix + f for f in story_files(root, chosen)] if chosen else []
+    if found:
+        git(top, "add", "-f", "--", *found, env=env)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
+
+
+def _literal_head(pattern: str) -> str:
+    """The part of a file pattern before its first wildcard: the path itself, or the folder a glob looks in."""
+    parts = []
+    for part in pattern.strip("/").split("/"):
+        if any(c in part for c in "*?["):
+            break
+        parts.append(part)
+    return "/".join(parts)
 
 
 def _ignore_build(build: Path) -> None:

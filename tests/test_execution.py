@@ -205,8 +205,9 @@ def test_a_breaking_hand_edit_is_repaired_through_the_fix_ladder(project: Projec
     assert (project.root / "out/B.txt").read_text() == "ok B"
 
 
-def test_failing_twice_then_passing_is_done_on_the_third_attempt_on_the_next_model(project: Project) -> None:
-    project.behave({"A": {"fail_until": 3}})
+def test_failing_twice_then_passing_is_done_on_the_third_attempt_on_the_next_model(tmp_path: Path) -> None:
+    # In a worktree: without isolation, A's failed attempts would fail B's gate too (check.py reads every output).
+    project = Project(tmp_path, "worktree", behaviour={"A": {"fail_until": 3}})
     result = project.doit("-n", "4")
     assert result.returncode == 0, result.stdout + result.stderr
     a = [c for c in project.calls() if c["story"] == "A"]
@@ -219,8 +220,9 @@ def test_failing_twice_then_passing_is_done_on_the_third_attempt_on_the_next_mod
     assert project.statuses()["A"] == "done"
 
 
-def test_an_always_failing_story_is_blocked_and_everything_independent_is_done(project: Project, run_cli) -> None:
-    project.behave({"C": {"always_fail": True}})
+def test_an_always_failing_story_is_blocked_and_everything_independent_is_done(tmp_path: Path, run_cli) -> None:
+    # In a worktree: without isolation, C's failed output in the shared tree could fail B's gate (check.py reads every output).
+    project = Project(tmp_path, "worktree", behaviour={"C": {"always_fail": True}})
     result = project.doit("-n", "4", "--continue")
     assert result.returncode != 0
     assert project.statuses() == {"A": "done", "B": "done", "C": "blocked", "D": "to-do"}
