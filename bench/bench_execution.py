@@ -464,12 +464,13 @@ plan = json.loads((root / "build" / "plan.json").read_text(encoding="utf-8"))
 cp = Checkpoints(root, plan)
 sid = next(s["id"] for s in plan["stories"] if s["target"])
 def timed(f):
-    times = []
+    times, cpu = [], []
     for _ in range(reps):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         f()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        cpu.append(time.process_time() - start_cpu)
+    return [statistics.median(times), statistics.median(cpu)]
 out = {"read and parse events.jsonl": timed(lambda: read_events(cp.events_file))}
 if hasattr(cp, "_refresh"):
     out["views refresh (PROGRESS.md, board, plan doc)"] = timed(
@@ -501,7 +502,7 @@ print(json.dumps(out))
 
 
 def checkpoint_costs(python: str, root: Path, repeat: int) -> dict | None:
-    proc = subprocess.run([python, "-c", CHECKPOINT_COSTS, str(repeat)], cwd=root, capture_output=True, text=True, check=False)
+    proc = subprocess.run([python, "-c", CHECKPOINT_COSTS, str(3 * repeat)], cwd=root, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         print(f"checkpoint costs in {root} failed (skipped):\n{proc.stderr[-2000:]}", file=sys.stderr)
         return None
@@ -714,7 +715,7 @@ def noop_part(python: str, base: Path, *, n: int, jobs: int, repeat: int, phase_
     if small_root is not None:
         result.costs_small = checkpoint_costs(python, small_root, repeat)
     result.later = later_costs(python, later_sizes)
-    log(f"  checkpoint costs: {result.costs_small and result.costs_small['seconds']} at 60, {result.costs_big and result.costs_big['seconds']} at {n}; "
+    log(f"  checkpoint costs (wall, CPU): {result.costs_small and result.costs_small['seconds']} at 60, {result.costs_big and result.costs_big['seconds']} at {n}; "
         f"later_patterns {result.later}")
     samples = []
     for r in range(phase_repeat):
@@ -831,6 +832,52 @@ def noop_verdict(b: NoOp) -> str:
         return f"Goal \"a no-op run under {NOOP_GOAL_S} s at 1,000 stories\": not measured (this run had {b.n:,} stories); median {t:.3f} s."
     return (f"**Goal \"a no-op run under {NOOP_GOAL_S} s at 1,000 stories\": {'met' if t < NOOP_GOAL_S else 'NOT met'}.** "
             f"No-op `doit` with {b.n:,} stories all done: median {t:.3f} s (runs {spread(b.noop)} s); `doit list` {med(b.listing):.3f} s.")
+
+
+def makespan_summary(m: Makespan) -> list[str]:
+    """A paragraph that reads the tables: where the excess goes, from the median runs."""
+    def median_run(key):
+        runs = m.runs.get(key)
+        return sorted(runs, key=lambda r: r.wall)[len(runs) // 2] if runs else None
+
+    base, tree = median_run(("none", "true")), median_run(("worktree", "true"))
+    if base is None:
+        return []
+    text = (f"In short, with isolation none and gate `true` the {base.excess:.2f} s over the bound are "
+            f"{base.ex_agent:.2f} s of agent processes beyond their sleep (spawning the agent: any real agent pays its own start "
+            f"as well), {base.ex_story:.2f} s of storyc inside the stories, {base.ex_between:.2f} s between stories (checkpoint "
+            f"writes, doit's bookkeeping and dispatch, waiting for a ready story), and {base.ex_start + base.ex_end:.2f} s at the "
+            f"start and end of the run (interpreter, imports, loading the tasks; the last stories finishing unevenly, the wave "
+            f"and sprint targets, exit). Fixed costs alone (start, end, agent spawn) are "
+            f"{(base.ex_start + base.ex_end + base.ex_agent) / m.bound:.0%} of the bound at S = {m.sleep:g} s.")
+    if tree is not None and "worktree" in m.phases and "none" in m.phases:
+        git_ms = sum(m.phases["worktree"][1].get(k, 0.0) for k in PHASE_ORDER[:4]) / m.n * 1000
+        text += (f" Worktree isolation adds {tree.ex_story - base.ex_story:.2f} s inside the stories at `-n {m.jobs}`: "
+                 f"{git_ms:.0f} ms of git per story when alone ({m.phases['worktree'][2].get('processes started', 0) / m.n:.0f} "
+                 "processes, against 2 with isolation none), more when four workers contend for two CPUs and for the one git lock "
+                 "under which every snapshot, worktree add and remove, and patch apply runs.")
+    return [text, ""]
+
+
+def noop_summary(b: NoOp) -> list[str]:
+    if b.phases is None:
+        return []
+    seconds = b.phases[1]
+
+    def ms(key: str) -> float:
+        return seconds.get(key, 0.0) * 1000
+
+    return [
+        (f"In short, the no-op run at {b.n:,} stories spends {ms('imports: storyc'):.0f} ms importing storyc (the story "
+         f"action's modules: checkpoints, tasks.json write-back and its pydantic models, jinja2; none of them is needed when "
+         f"nothing runs), {ms('load tasks: stamps.later_patterns'):.0f} ms in stamps.later_patterns (which grows faster than "
+         f"the square of the stories, above), {ms('storyc: views after a story event (PROGRESS.md, board, plan)'):.0f} ms "
+         "rewriting PROGRESS.md, the board and the plan for the run_started and run_finished events although no story ran, "
+         f"{ms('storyc: uptodate callable (stamps.unchanged)'):.0f} ms in the `uptodate` callable (a stamp record parsed and "
+         f"the story's files stat'ed per story) and {ms('doit: up-to-date checks (sqlite, file_dep)'):.0f} ms in doit's own "
+         "checks; the rest is doit's imports, building the task objects and the interpreter."),
+        "",
+    ]
 
 
 def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repeat: int, serial_repeat: int, phase_repeat: int,
@@ -951,6 +998,7 @@ def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repea
             lines.append("| processes started per story | " + " | ".join(f"{m.phases[i][2].get('processes started', 0) / m.n:.1f}" for i in isos) + " |")
             lines.append("| fsync calls per story | " + " | ".join(f"{m.phases[i][2].get('fsync calls', 0) / m.n:.1f}" for i in isos) + " |")
         lines += ["", makespan_verdict(m), ""]
+        lines += makespan_summary(m)
     if b is not None:
         lines += [
             f"### No-op run: {b.n:,} stories",
@@ -996,14 +1044,16 @@ def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repea
         if b.costs_big:
             small, big = b.costs_small or {"seconds": {}, "kb": {}, "events": 0}, b.costs_big
             lines += [
-                (f"What grows with the sprint: the checkpoint writes every story event makes, timed alone (median of {noop_repeat}), "
-                f"in the finished 60-story and {b.n:,}-story repositories:"),
+                (f"What grows with the sprint: the checkpoint writes every story event makes, timed alone (median of {3 * noop_repeat}; "
+                 f"wall time, and in brackets the CPU time, which leaves out waiting for the disk's fsync), in the finished 60-story "
+                 f"and {b.n:,}-story repositories:"),
                 "",
                 f"| per story event | 60 stories (ms) | {b.n:,} stories (ms) |",
                 "| --- | ---: | ---: |",
             ]
-            for k, v in big["seconds"].items():
-                lines.append(f"| {k} | {small['seconds'].get(k, float('nan')) * 1000:.1f} | {v * 1000:.1f} |")
+            for k, (wall, cpu) in big["seconds"].items():
+                s_wall, s_cpu = small["seconds"].get(k, [float("nan")] * 2)
+                lines.append(f"| {k} | {s_wall * 1000:.1f} ({s_cpu * 1000:.1f}) | {wall * 1000:.1f} ({cpu * 1000:.1f}) |")
             lines += [f"| size of {k} (KB) | {small['kb'].get(k, 0):,.0f} | {v:,.0f} |" for k, v in big["kb"].items()]
             lines += [
                 f"| events in events.jsonl | {small['events']:,} | {big['events']:,} |",
@@ -1012,6 +1062,7 @@ def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repea
                 "under a lock that every worker shares."),
                 "",
             ]
+        lines += noop_summary(b)
         lines += [
             noop_verdict(b),
             "",

@@ -383,7 +383,8 @@ def _config_snapshot(inputs: Inputs) -> dict:
         "gates": config.gates.model_dump(),
         "models": config.models.model_dump(),
         "runner": config.runner.model_dump(),
-        "execution": {"barrier": config.execution.barrier, "isolation": isolation},
+        # Without isolation, wave N's integration tests would run while wave N+1 writes the same tree.
+        "execution": {"barrier": "wave" if isolation == "none" and config.gates.integration else config.execution.barrier, "isolation": isolation},
         "policy": {size: config.policy_for(size).model_dump() for size in ("XS", "S", "M", "L", "XL")},
         "statuses": {word: family.value for word, family in config.statuses.items()},
     }

@@ -57,9 +57,7 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
     targets = [s for s in plan["stories"] if s["target"]]
     out = {s["id"]: stamps.out_path(build, s["spec"]) for s in targets}
     gates = plan["config"]["gates"]
-    execution = plan["config"]["execution"]
-    # Without isolation, wave N's integration tests would run while wave N+1 writes the same tree.
-    barrier = execution["barrier"] == "wave" or (execution["isolation"] == "none" and bool(gates["integration"]))
+    barrier = plan["config"]["execution"]["barrier"] == "wave"
     later = stamps.later_patterns(targets)
     for story in targets:
         policy = story["policy"]
