@@ -46,6 +46,7 @@ from storyc.workspace import MergeConflict, Workspace, open_workspace
 
 VERDICT = re.compile(r"^\s*VERDICT:\s*(APPROVE|CHANGES_REQUESTED)\s*$", re.M)
 GATE_TIMEOUT = 1800.0
+BRIEF_LIMIT = 4000  # characters of gate output a fix agent reads as they are; longer goes to the Validator
 API_RETRIES = 3  # agent calls that end in a model API error, per step, before the story gives up for this run
 
 
@@ -165,7 +166,7 @@ class Attempts:
                 before = self._before(ws)
                 results = self._gates(ws, self._changed(ws, before, []))
                 if results and not results[-1].passed:
-                    self.failure = results[-1].brief()
+                    self.failure = self._brief(ws, results[-1], 1)
                 else:
                     return self._done(ws, [])
             return self._ladder(ws)
@@ -208,7 +209,7 @@ class Attempts:
             changed = self._changed(ws, before, changed_by_tools)
             results = self._gates(ws, changed)
             if results and not results[-1].passed:
-                self.failure = results[-1].brief()
+                self.failure = self._brief(ws, results[-1], attempt)
                 continue
             if (review := self._review(ws, attempt)) is not None:
                 self.failure = "The Reviewer requested changes:\n" + review
@@ -224,22 +225,22 @@ class Attempts:
 
     # ------------------------------------------------------------ steps
 
-    def _agent(self, role: str, attempt: int, ws: Workspace, review_pass: int = 0) -> AgentResult:
+    def _agent(self, role: str, attempt: int, ws: Workspace, review_pass: int = 0, failure: str | None = None) -> AgentResult:
         """An agent call; a model API that fails (after the runner's own retries) costs no attempt.
 
         An overloaded API is not the story's failure: it must not feed the fix
         prompt an HTTP error, nor escalate to a pricier model.
         """
         for _ in range(API_RETRIES):
-            result = self._call(role, attempt, ws, review_pass)
+            result = self._call(role, attempt, ws, review_pass, failure)
             if result.stop != "error":
                 return result
         raise ModelUnavailable(f"the model API failed {API_RETRIES} times in a row: {result.detail or result.text}".strip())
 
-    def _call(self, role: str, attempt: int, ws: Workspace, review_pass: int = 0) -> AgentResult:
+    def _call(self, role: str, attempt: int, ws: Workspace, review_pass: int = 0, failure: str | None = None) -> AgentResult:
         policy = self.story["policy"]
-        model = self._model(attempt) if role == "builder" else policy["model"]
-        prompt = self._prompt(role, attempt, review_pass)
+        model = {"builder": self._model(attempt), "validator": self.sprint.config["models"]["haiku"]}.get(role, policy["model"])
+        prompt = self._prompt(role, attempt, review_pass, failure)
         tag = f"{self.name}.{attempt}.{role}" + (f"{review_pass}" if review_pass else "")
         prompt_file = self.sprint.build / "prompts" / f"{tag}.md"
         atomic_write(prompt_file, prompt)
@@ -290,7 +291,7 @@ class Attempts:
         ladder = [models["haiku"], models["sonnet"], models["opus"]]
         return ladder[min(ladder.index(planned) + 1, 2)] if planned in ladder else planned
 
-    def _prompt(self, role: str, attempt: int, review_pass: int) -> str:
+    def _prompt(self, role: str, attempt: int, review_pass: int, failure: str | None = None) -> str:
         config = self.sprint.config
         template = role if role != "builder" or (attempt == 1 and self.failure is None) else "fix"
         arch = self.sprint.plan["inputs"].get("architecture")
@@ -299,7 +300,7 @@ class Attempts:
             story=self.story, tasks_path=self.sprint.plan["inputs"]["tasks"]["path"],
             gates=[{"name": g, "command": config["gates"][g]} for g in self.story["policy"]["gates"] if g != "secrets"],
             architecture=None, architecture_path=arch["path"] if arch else None,  # the text itself is in the system prompt
-            attempt=attempt, max_attempts=config["runner"]["max_attempts"], failure=self.failure,
+            attempt=attempt, max_attempts=config["runner"]["max_attempts"], failure=failure or self.failure,
             changed_files=self.story["files"], review_pass=review_pass,
         )
 
@@ -318,6 +319,21 @@ class Attempts:
         print(f"{self.id}: gates: {verdict}")
         self.sprint.checkpoints.event("gates", story=self.id, passed=all(r.passed for r in results), results={r.name: r.passed for r in results})
         return results
+
+    def _brief(self, ws: Workspace, gate: GateResult, attempt: int) -> str:
+        """The fix brief: a gate's output as it is, or, when long, condensed by the Validator (on Haiku).
+
+        Only the gate's exit code decided; the Validator only shortens what the
+        fix agent reads, and the output's last lines go with its brief.
+        """
+        raw = gate.brief()
+        if len(raw) <= BRIEF_LIMIT or self.runner_config["kind"] == "command":
+            return raw
+        result = self._agent("validator", attempt, ws, failure=raw)
+        text = result.text.strip()
+        if not result.finished or not text or text.startswith("(no script)"):
+            return raw
+        return f"{text}\n\nThe last lines of `{gate.command}`:\n{raw[-2000:]}"
 
     def _review(self, ws: Workspace, attempt: int) -> str | None:
         """None when every review pass approves; else what the Reviewer asked for."""

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,30 @@ def test_a_failing_model_api_costs_no_attempt_and_escalates_nothing(shop: Path) 
     assert "the model API failed 3 times in a row" in result.stderr
     tasks = {s["id"]: s["status"] for s in json.loads((shop / "docs/tasks/tasks.json").read_text())["stories"]}
     assert tasks["US-002"] == "todo" and tasks["US-001"] == "done"
+
+
+def test_a_long_failing_output_reaches_the_fix_agent_condensed_by_the_validator(shop: Path) -> None:
+    noisy = "import unittest\n\n\nclass Noise(unittest.TestCase):\n    def test_noise(self) -> None:\n        print('x' * 6000)\n        self.fail('the noisy test fails')\n"
+    quiet = "import unittest\n\n\nclass Noise(unittest.TestCase):\n    def test_noise(self) -> None:\n        pass\n"
+    script = shop / ".storyc/scripts/US-002.toml"
+    real = tomllib.loads(script.read_text())["builder"]
+    # Attempt 1 writes only a noisy failing test; attempt 2 quiets it, then does the story's real work.
+    turns = [("1", {"tool": "Write", "input": {"file_path": "tests/test_noise.py", "content": noisy}})]
+    turns += [("2", {"tool": "Write", "input": {"file_path": "tests/test_noise.py", "content": quiet}})] + [("2", t) for t in real]
+    text = "".join(f"\n[[attempt.{n}.builder]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in turn.items()) for n, turn in turns)
+    script.write_text(script.read_text() + text + '\n[[validator]]\nsay = "Brief: tests/test_noise.py fails on purpose in test_noise; make it pass."\n')
+    subprocess.run(["git", "init", "-q"], cwd=shop, check=True)  # worktrees: the noisy test stays US-002's own
+    api.build(shop)
+    result = doit(shop, "-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "US-002: attempt 1, validator on claude-haiku-4-5" in result.stdout
+    fix_prompt = (shop / "build/prompts/US-002.2.builder.md").read_text()
+    assert "Brief: tests/test_noise.py fails on purpose" in fix_prompt
+    assert fix_prompt.count("x" * 100) <= 20  # the 6,000 x's were not handed over whole
+
+
+def _toml(value) -> str:
+    """A TOML value for a script turn: JSON's strings are TOML basic strings; tables inline."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
