@@ -1,32 +1,42 @@
 """Benchmark: how close `doit -n 4` gets to the ideal makespan, and how fast a no-op `doit` is at 1,000 stories.
 
 This is a benchmark, not a test: it asserts nothing about speed, it measures
-and writes the numbers into docs/benchmarks.md under `## Execution` (the
-`## Compile` section, written by bench_compile.py, is left as it is).
+and writes the numbers into docs/benchmarks.md under `## Execution` (up to its
+end mark; the other benchmarks' sections are left as they are).
 
-    python bench/bench_execution.py                    # the run docs/benchmarks.md reports
+    python bench/bench_execution.py                    # the run docs/benchmarks.md reports (about 5 minutes)
     python bench/bench_execution.py --no-write         # print the section, docs untouched
-    python bench/bench_execution.py --quick            # fewer configurations and repeats: a quick look
+    python bench/bench_execution.py --quick            # two configurations, one run each: a quick look
+    python bench/bench_execution.py --python /path/to/venv/bin/python --label "storyc at commit abc1234"
 
-Part 1, makespan. A synthetic sprint of 60 stories in a layered DAG (8 waves,
-every story depending on one or two of the wave before, some on an older one,
-the last waves fanning in), all size XS (no reviewer, one agent call each).
-The agent is the `command` runner running `sh -c "sleep S; echo ... > out/<id>.txt"`
-from outside the repository, so each story is S seconds of work plus whatever
-storyc and doit add. The bound is max(critical path, total work / jobs) with
-the critical path the longest dependency chain in stories times S. Each
+Part 1, makespan. A synthetic sprint of 60 stories in a layered DAG (8 waves
+whose widths are multiples of 4, every story depending on one or two stories
+of the wave before, a quarter also on an older one, the last waves fanning
+in), all size XS (no reviewer, one agent call each). The agent is the
+`command` runner running a shell script outside the repository, `sleep S`
+then write `out/<id>.txt`, so each story is S seconds of work plus whatever
+storyc and doit add. The bound is max(critical path, total work / jobs), the
+critical path being the longest dependency chain in stories times S. Each
 configuration (isolation none or worktree; gate: none, `true`, or
-`python -c pass`) runs `doit -n 4` in a fresh copy of the compiled repository,
-repeated, and the median is reported; `doit -n 1` runs too. Every run must
-leave all 60 stories done (checked). The per-story breakdown comes from
-build/events.jsonl (story_started, attempt_started, attempt_finished, gates,
-story_done, each stamped with its worker's pid).
+`python -c pass`) runs `doit -n 4` in a freshly compiled git repository,
+repeated and interleaved, and the median is reported; `doit -n 1` runs too.
+Every run must leave all 60 stories done (checked). From build/events.jsonl
+(story_started, attempt_started, attempt_finished, gates, story_done, each
+with its worker's pid) come the per-story phases and an exact split of the
+makespan's excess over the bound. Then plain `doit` (actions in process, one
+at a time) runs the sprint with sleep 0 under timers around storyc's and
+doit's steps (PHASES): where a story's fixed cost goes.
 
 Part 2, no-op at 1,000 stories. A 1,000-story layered sprint (isolation none,
-gate `true`, an agent that only writes its file) is compiled and run once
-with `doit -n 2` to make every story done (timed); then a no-op `doit`
-(nothing stale: no story may start, checked) and `doit list` are timed as
-whole processes, and the no-op run is profiled with cProfile.
+gate `true`, an agent that only writes its file) is compiled and made done by
+one `doit -n 2` (timed); then a no-op `doit` (nothing stale: no story may
+start, checked) and `doit list` are timed as whole processes, the no-op run
+is instrumented like part 1 and profiled with cProfile (printed), the
+checkpoint writes of one story event are timed at 60 and 1,000 stories, and
+stamps.later_patterns alone at 500 to 4,000 stories.
+
+CPU taken by other work on the machine is measured during each run
+(/proc/stat less this benchmark's own processes) and reported.
 """
 
 from __future__ import annotations
@@ -71,8 +81,8 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
 
 def layered_dag(layers: tuple[int, ...] | list[int], seed: str) -> dict[str, list[str]]:
     """Story id -> its dependencies: every story of a layer depends on one or two of the layer before
-    (so the longest chain goes through every layer), a quarter also on an older one; a story of the
-    last two layers fans in from three to five."""
+    (so the longest chain goes through every layer), a quarter also on an older one; half the stories
+    of the last two layers fan in from three to five."""
     rng = random.Random(seed)
     ids: list[list[str]] = []
     n = 0
@@ -95,7 +105,7 @@ def layered_dag(layers: tuple[int, ...] | list[int], seed: str) -> dict[str, lis
 
 
 def layers_for(n: int) -> list[int]:
-    """A layered shape for n stories: a narrow start, a wide middle, a narrower end (about sqrt(n)/2 layers deep)."""
+    """A layered shape for n stories: a narrow start, a wide middle, a narrower end (about sqrt(n)/1.5 layers deep)."""
     if n == 60:
         return list(LAYERS_60)
     depth = max(4, round(n ** 0.5 / 1.5))
@@ -437,6 +447,9 @@ def run_phases(python: str, root: Path, out: Path, args: list[str]) -> tuple[flo
 
 def median_phases(samples: list[tuple[float, dict]]) -> tuple[float, dict[str, float], dict[str, float]]:
     """Median wall, median seconds per phase, median calls per phase, over instrumented runs."""
+    for _, d in samples:  # what no timer covered, per run (a median of differences, not a difference of medians)
+        d["seconds"]["_rest"] = d["seconds"].get("total in process", 0.0) - sum(
+            v for k, v in d["seconds"].items() if k not in ("total in process", "_rest"))
     keys = sorted({k for _, d in samples for k in d["seconds"]})
     calls = sorted({k for _, d in samples for k in d["calls"]})
     return (statistics.median(w for w, _ in samples),
@@ -555,6 +568,7 @@ class Makespan:
     runs: dict[tuple[str, str], list[Run]] = field(default_factory=dict)
     serial: dict[tuple[str, str], list[Run]] = field(default_factory=dict)
     phases: dict[str, tuple[float, dict, dict]] = field(default_factory=dict)
+    race: tuple[int, int, int, str] | None = None  # (runs, died of the race, failed at all, message)
 
     @property
     def n(self) -> int:
@@ -579,7 +593,7 @@ class Makespan:
 
 
 def makespan_part(python: str, base: Path, *, sleep: float, jobs: int, repeat: int, serial_repeat: int,
-                  configs, serial_configs, phase_repeat: int, log, ignore_tmp: bool = True) -> Makespan:
+                  configs, serial_configs, phase_repeat: int, log, ignore_tmp: bool = True, race_runs: int = 0) -> Makespan:
     deps = layered_dag(LAYERS_60, "storyc-exec-60")
     uneven = layered_dag((3, 6, 9, 10, 10, 9, 8, 5), "storyc-exec-60")
     m = Makespan(deps, sleep, jobs, longest_chain(deps), list_schedule(deps, jobs, sleep), list_schedule(uneven, jobs, sleep))
@@ -618,7 +632,29 @@ def makespan_part(python: str, base: Path, *, sleep: float, jobs: int, repeat: i
             log(f"  instrumented `doit`, {iso:8}, sleep 0, {r + 1}/{phase_repeat}: {wall:.2f} s, "
                 f"{data['seconds']['total in process'] / m.n * 1000:.1f} ms per story in process")
         m.phases[iso] = median_phases(samples)
+    if race_runs:
+        raced, failed, message = race_probe(python, base, race_runs, jobs, log)
+        m.race = (race_runs, raced, failed, message)
     return m
+
+
+def race_probe(python: str, base: Path, runs: int, jobs: int, log) -> tuple[int, int, str]:
+    """Worktree runs (sleep 0) without the `.*.tmp` workaround: how many die of the snapshot race, and one message."""
+    deps = layered_dag(LAYERS_60, "storyc-exec-60")
+    raced = failed = 0
+    message = ""
+    for k in range(runs):
+        root = base / f"race-{k}"
+        make_project(root, deps, sleep=0, gate="true", isolation="worktree", python=python, agent_dir=base / "agent", ignore_tmp=False)
+        wall, proc = run_doit(python, root, ["-n", str(jobs)])
+        text = proc.stdout + proc.stderr
+        hit = re.search(r"unable to stat '([^']*)'", text)
+        raced += bool(hit)
+        failed += proc.returncode != 0
+        if hit and not message:
+            message = f"unable to stat '{re.sub(r'[0-9a-f]{12}', '<hex>', hit.group(1))}'"
+        log(f"  race probe {k + 1}/{runs}: exit {proc.returncode} after {wall:.1f} s" + (f" ({hit.group(0)})" if hit else ""))
+    return raced, failed, message
 
 
 @dataclass
@@ -808,6 +844,8 @@ PHASE_ORDER = (
 
 
 def _rest(seconds: dict[str, float]) -> float:
+    if "_rest" in seconds:
+        return seconds["_rest"]
     return seconds.get("total in process", 0.0) - sum(v for k, v in seconds.items() if k != "total in process")
 
 
@@ -863,6 +901,13 @@ def noop_summary(b: NoOp) -> list[str]:
     if b.phases is None:
         return []
     seconds = b.phases[1]
+    growth = ""
+    if len(b.later) >= 2:
+        import math
+
+        (n1, t1), (n2, t2) = sorted(b.later.items())[-2:]
+        if t1 > 0 and t2 > 0:
+            growth = f", growing as n^{math.log(t2 / t1) / math.log(n2 / n1):.1f} between {n1:,} and {n2:,} stories"
 
     def ms(key: str) -> float:
         return seconds.get(key, 0.0) * 1000
@@ -870,8 +915,7 @@ def noop_summary(b: NoOp) -> list[str]:
     return [
         (f"In short, the no-op run at {b.n:,} stories spends {ms('imports: storyc'):.0f} ms importing storyc (the story "
          f"action's modules: checkpoints, tasks.json write-back and its pydantic models, jinja2; none of them is needed when "
-         f"nothing runs), {ms('load tasks: stamps.later_patterns'):.0f} ms in stamps.later_patterns (which grows faster than "
-         f"the square of the stories, above), {ms('storyc: views after a story event (PROGRESS.md, board, plan)'):.0f} ms "
+         f"nothing runs), {ms('load tasks: stamps.later_patterns'):.0f} ms in stamps.later_patterns (above{growth}), {ms('storyc: views after a story event (PROGRESS.md, board, plan)'):.0f} ms "
          "rewriting PROGRESS.md, the board and the plan for the run_started and run_finished events although no story ran, "
          f"{ms('storyc: uptodate callable (stamps.unchanged)'):.0f} ms in the `uptodate` callable (a stamp record parsed and "
          f"the story's files stat'ed per story) and {ms('doit: up-to-date checks (sqlite, file_dep)'):.0f} ms in doit's own "
@@ -910,8 +954,10 @@ def section(m: Makespan | None, b: NoOp | None, *, date: str, python: str, repea
             "attempt its own git worktree of a snapshot commit and applies its patch home. Every run starts from a freshly "
             f"compiled git repository and must leave all {m.n} stories done (checked). The repositories git-ignore `.*.tmp`: "
             "without that, a worktree snapshot (`git add -A` of the working tree) races another worker's atomic write of "
-            "tasks.json or the kanban board and the run dies with \"unable to stat 'docs/tasks/.tasks.json.<hex>.tmp'\" "
-            "(in 2 of 6 trial runs at `-n 4`, sleep 0, while this benchmark was written; `--no-tmp-ignore` shows it)."),
+            "tasks.json or the kanban board and the run dies with \"unable to stat 'docs/tasks/.tasks.json.<hex>.tmp'\""
+            + (f": it did in {m.race[1]} of {m.race[0]} runs of this sprint with isolation worktree, sleep 0, `-n {m.jobs}` and no "
+               f"such ignore ({m.race[2]} failed in all; first message: {m.race[3] or '-'})." if m.race else
+               " (`--race-probe N` counts it).")),
             "",
             (f"Bound = max(critical path, total work / {m.jobs}) = max({m.chain} × {m.sleep:g} s, {m.n} × {m.sleep:g} s / {m.jobs}) = "
             f"**{m.bound:.2f} s**. The wave widths are multiples of {m.jobs}, so a greedy schedule with no overhead at all "
@@ -1115,6 +1161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noop-repeat", type=int, default=5, help="runs of the no-op doit and of doit list (default: %(default)s)")
     parser.add_argument("--no-tmp-ignore", action="store_true",
                         help="do not git-ignore storyc's .*.tmp files in the synthetic repositories (shows the worktree snapshot race)")
+    parser.add_argument("--race-probe", type=int, default=4,
+                        help="worktree runs at sleep 0 without the .*.tmp ignore, counting the snapshot race (default: %(default)s)")
     parser.add_argument("--later-sizes", default="500,1000,2000,4000",
                         help="plan sizes at which to time stamps.later_patterns alone (default: %(default)s)")
     parser.add_argument("--only", choices=("makespan", "noop"), help="run one part only")
@@ -1131,7 +1179,7 @@ def main(argv: list[str] | None = None) -> int:
     configs, serial_configs = CONFIGS, SERIAL_CONFIGS
     if args.quick:
         configs, serial_configs = QUICK_CONFIGS, ()
-        args.repeat, args.serial_repeat, args.phase_repeat, args.noop_repeat = 1, 0, 1, 3
+        args.repeat, args.serial_repeat, args.phase_repeat, args.noop_repeat, args.race_probe = 1, 0, 1, 3, 1
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -1146,7 +1194,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only != "noop":
             m = makespan_part(args.python, base, sleep=args.sleep, jobs=args.jobs, repeat=args.repeat, serial_repeat=args.serial_repeat,
                               configs=configs, serial_configs=serial_configs, phase_repeat=args.phase_repeat, log=log,
-                              ignore_tmp=not args.no_tmp_ignore)
+                              ignore_tmp=not args.no_tmp_ignore, race_runs=args.race_probe)
         if args.only != "makespan":
             small = None
             if m is not None:
