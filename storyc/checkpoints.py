@@ -58,7 +58,18 @@ class Checkpoints:
         set_status(self.tasks_file, story_id, Family(family), lock=lock_for(self.build, "tasks"), status_words=self.status_words, tag=self.tasks_tag)
 
     def events(self) -> list[dict]:
-        return read_events(self.events_file)
+        """Every event so far; read once, then only what was appended since (the log only grows)."""
+        cache = self.__dict__.setdefault("_seen", {"offset": 0, "events": []})
+        try:
+            with open(self.events_file, "rb") as f:
+                f.seek(cache["offset"])
+                tail = f.read()
+        except FileNotFoundError:
+            return []
+        end = tail.rfind(b"\n") + 1  # a line still being written waits for the next look
+        cache["events"] += _parse(tail[:end])
+        cache["offset"] += end
+        return cache["events"]
 
     def snapshot(self) -> progress.Snapshot:
         return progress.snapshot(self.plan, self.events(), run_active(self.build))
@@ -137,11 +148,14 @@ def log_line(e: dict) -> str:
 
 def read_events(path: Path) -> list[dict]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return _parse(path.read_bytes())
     except FileNotFoundError:
         return []
+
+
+def _parse(data: bytes) -> list[dict]:
     events = []
-    for line in lines:
+    for line in data.decode("utf-8", errors="replace").splitlines():
         try:
             events.append(json.loads(line))
         except ValueError:

@@ -12,6 +12,7 @@ arguments: doit's process mode pickles them.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -51,25 +52,25 @@ def _interrupt(signum, frame):
 
 def plan_tasks(plan: dict, root: str, plan_path: str):
     """One target per story, then wave-N, integration:<name> and sprint."""
-    from storyc import engine, integration, stamps
+    from storyc import stamps
 
     build = plan["config"]["paths"]["build"]
     targets = [s for s in plan["stories"] if s["target"]]
     out = {s["id"]: stamps.out_path(build, s["spec"]) for s in targets}
     gates = plan["config"]["gates"]
     barrier = plan["config"]["execution"]["barrier"] == "wave"
-    later = stamps.later_patterns(targets)
+    exclude = stamps.exclusions(plan)
     for story in targets:
         policy = story["policy"]
         record = str(stamps.record_path(Path(root), build, story["spec"]))
         yield {
             "basename": story["id"],
             "doc": f"{' '.join(story['title'].split())} [{story['size']}, {policy['model']}]",
-            "actions": [(engine.run_story, [root, plan_path, story["id"]])],
+            "actions": [(story_action, [root, plan_path, story["id"]])],
             "targets": [out[story["id"]]],
             "file_dep": [story["spec"], *(out[u] for u in story["after"])],
             "task_dep": [f"wave-{story['wave'] - 1}"] if barrier and story["wave"] and story["wave"] > 1 else [],
-            "uptodate": [(stamps.unchanged, [root, record, story["files"], later[story["id"]]])],
+            "uptodate": [(stamps.unchanged, [root, record, story["files"], exclude[story["id"]]])],
             "meta": {"storyc": "story", "record": record},
         }
     waves = plan["waves"]
@@ -77,7 +78,7 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
         yield {
             "basename": f"wave-{n}",
             "doc": f"wave {n} complete ({count(len(wave), 'story', 'stories')})" + (", then the integration gate" if gates["integration"] else ""),
-            "actions": [(integration.run_wave, [root, plan_path, n])],
+            "actions": [(wave_action, [root, plan_path, n])],
             "file_dep": [out[s] for s in wave],
             "task_dep": [f"wave-{n - 1}"] if n > 1 else [],
         }
@@ -85,16 +86,44 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
         yield {
             "basename": f"integration:{point['slug']}",
             "doc": f"{point['name']}: {point['verification']}",
-            "actions": [(integration.run_point, [root, plan_path, point["slug"]])],
+            "actions": [(point_action, [root, plan_path, point["slug"]])],
             "file_dep": [out[s] for s in point["stories"] if s in out],
         }
     yield {
         "basename": "sprint",
         "doc": "the whole sprint: every wave, every integration point" + (", then the E2E gate" if gates["e2e"] else "") + ", then the summary",
-        "actions": [(integration.run_sprint, [root, plan_path])],
+        "actions": [(sprint_action, [root, plan_path])],
         "file_dep": list(out.values()),
         "task_dep": [f"wave-{n}" for n in range(1, len(waves) + 1)] + [f"integration:{p['slug']}" for p in plan["integration_points"]],
     }
+
+
+# The actions, as module-level functions (process mode pickles them) that import the engine only
+# when something runs: `doit list` and a run with nothing stale never load it.
+
+
+def story_action(root: str, plan_path: str, story_id: str) -> bool:
+    from storyc.engine import run_story
+
+    return run_story(root, plan_path, story_id)
+
+
+def wave_action(root: str, plan_path: str, wave: int) -> bool:
+    from storyc.integration import run_wave
+
+    return run_wave(root, plan_path, wave)
+
+
+def point_action(root: str, plan_path: str, slug: str) -> bool:
+    from storyc.integration import run_point
+
+    return run_point(root, plan_path, slug)
+
+
+def sprint_action(root: str, plan_path: str) -> bool:
+    from storyc.integration import run_sprint
+
+    return run_sprint(root, plan_path)
 
 
 class StorycReporter(ConsoleReporter):
@@ -110,7 +139,6 @@ class StorycReporter(ConsoleReporter):
         story = next((t for t in tasks.values() if (t.meta or {}).get("storyc") == "story"), None)
         if story is None:
             return
-        from storyc.checkpoints import Checkpoints
         from storyc.files import lock_for
 
         record = Path(story.meta["record"])
@@ -121,17 +149,34 @@ class StorycReporter(ConsoleReporter):
         except Timeout:
             self.write(f"storyc: another doit run of this sprint is running (lock {self.lock.lock_file}); wait for it to finish\n")
             sys.exit(2)
-        plan = json.loads((self.build / "plan.json").read_text(encoding="utf-8"))
-        self.checkpoints = Checkpoints(Path(story.actions[0].args[0]), plan)
+        self.root = Path(story.actions[0].args[0])
         (self.build / "locks" / "abort").unlink(missing_ok=True)  # a spend limit hit last run stops no one now
         self.started = time.time()
-        self.checkpoints.event("run_started")
+        self._log("run_started")  # before any worker's event; the views are redrawn only once a story runs
+
+    def _log(self, kind: str, **fields) -> None:
+        """One line in build/events.jsonl, without redrawing the views (which a no-op run leaves alone)."""
+        from storyc.files import append_line, lock_for
+
+        line = json.dumps({"ts": round(time.time(), 3), "event": kind, "pid": os.getpid(), **fields}, sort_keys=True)
+        with lock_for(self.build, "events"):
+            append_line(self.build / "events.jsonl", line)
+
+    def _checkpoints(self):
+        """The run's checkpoints, opened when a story first runs: a run with nothing stale writes nothing."""
+        if self.checkpoints is None and self.build is not None:
+            from storyc.checkpoints import Checkpoints
+
+            plan = json.loads((self.build / "plan.json").read_text(encoding="utf-8"))
+            self.checkpoints = Checkpoints(self.root, plan)
+        return self.checkpoints
 
     def _story(self, task) -> bool:
         return (task.meta or {}).get("storyc") == "story"
 
     def execute_task(self, task):
         if self._story(task):
+            self._checkpoints()
             self.running.append(task.name)
             self.write(f"[{self.done}/{self.total}] ▶ {task.name}   running: {', '.join(self.running)}\n")
         elif task.actions:
@@ -166,6 +211,9 @@ class StorycReporter(ConsoleReporter):
         super().complete_run()
         if self.checkpoints is not None:
             self.checkpoints.event("run_finished", done=self.done, total=self.total)
+        elif self.build is not None:
+            self._log("run_finished", done=self.done, total=self.total)
+        if self.build is not None:
             self.lock.release()
         if self.total:
             self.write(f"storyc: {self.done} of {count(self.total, 'story', 'stories')} done, ${self.cost:.4f} this run\n")

@@ -31,7 +31,7 @@ from storyc.stamps import (
     MISSING,
     file_digest,
     files_now,
-    later_patterns,
+    exclusions,
     load_record,
     out_path,
     output_hash,
@@ -62,7 +62,7 @@ class Sprint:
     plan: dict
     checkpoints: Checkpoints
     stories: dict[str, dict] = field(default_factory=dict)
-    later: dict[str, list[str]] = field(default_factory=dict)  # id -> file patterns its descendants own
+    exclude: dict[str, list[str]] = field(default_factory=dict)  # id -> patterns of files not its to watch
 
     @property
     def config(self) -> dict:
@@ -91,8 +91,7 @@ def load_sprint(root: str, plan_path: str) -> Sprint:
     key = (str(path), path.stat().st_mtime_ns)
     if key not in _SPRINTS:
         plan = json.loads(path.read_text(encoding="utf-8"))
-        targets = [s for s in plan["stories"] if s["target"]]
-        sprint = Sprint(Path(root), plan, Checkpoints(Path(root), plan), {s["id"]: s for s in plan["stories"]}, later_patterns(targets))
+        sprint = Sprint(Path(root), plan, Checkpoints(Path(root), plan), {s["id"]: s for s in plan["stories"]}, exclusions(plan))
         _SPRINTS.clear()
         _SPRINTS[key] = sprint
     return _SPRINTS[key]
@@ -123,7 +122,7 @@ def run_story(root: str, plan_path: str, story_id: str) -> bool:
     record = load_record(sprint.record_file(story_id))
     upstream = {u: read_out(sprint.root, sprint.out(u)) or MISSING for u in story["after"]}
     if record is not None:
-        files = files_now(sprint.root, record, story["files"], sprint.later[story_id])
+        files = files_now(sprint.root, record, story["files"], sprint.exclude[story_id])
         if record.get("spec_sha256") == story["spec_sha256"] and record.get("upstream") == upstream and output_hash(files) == record.get("output_sha256"):
             # doit forgot (a killed run saves nothing) but storyc's stamp remembers.
             if read_out(sprint.root, sprint.out(story_id)) != record["output_sha256"]:
@@ -379,7 +378,7 @@ def _read_if_file(path: Path) -> str | None:
 
 def _stamp(sprint: Sprint, story: dict, upstream: dict, changed: list[str], *, by: str, mode: str, started: float, calls: list | None = None) -> dict:
     calls = calls or []
-    files = snapshot(sprint.root, story_files(sprint.root, story["files"], changed, sprint.later[story["id"]]))
+    files = snapshot(sprint.root, story_files(sprint.root, story["files"], changed, sprint.exclude[story["id"]]))
     usage = sum((Usage(c["tokens"]["input"], c["tokens"]["output"], c["tokens"]["cache_read"], c["tokens"]["cache_write"]) for c in calls), Usage())
     record = {
         "story": story["id"],

@@ -38,18 +38,13 @@ def record_path(root: Path, build: str, spec: str) -> Path:
     return root / build / "stamps" / f"{stamp_name(spec)}.json"
 
 
-def story_files(root: Path, patterns: list[str], extra: list[str] = (), later: list[str] = ()) -> list[str]:
-    """The story's files that exist now: its globs expanded, plus any it changed beyond them.
+def story_files(root: Path, patterns: list[str], extra: list[str] = (), exclude: list[str] = ()) -> list[str]:
+    """The story's files that exist now: its patterns expanded, plus any it changed beyond them.
 
     A pattern is a path, a folder (every file below it) or a glob (`**` spans
     folders); a path that exists as it is written wins over reading it as a
-    glob (`app/[id]/page.tsx`). storyc's own files are nobody's output: the
-    build folder, the progress file, the board and the tasks file, which
-    storyc rewrites as the sprint runs.
-
-    A file that a later story (a descendant) also names is that story's to
-    watch: when it changes there, it is the later story's output, not a hand
-    edit of this one's.
+    glob (`app/[id]/page.tsx`). Files that `exclude` covers are not the
+    story's to watch (see `exclusions`).
     """
     found: set[str] = set(p for p in extra if (root / p).is_file())
     for pattern in patterns:
@@ -62,8 +57,7 @@ def story_files(root: Path, patterns: list[str], extra: list[str] = (), later: l
         elif glob.has_magic(pattern):
             # root_dir: a repository folder named `my[app]` is not a pattern.
             found.update(PurePosixPath(p).as_posix() for p in glob.glob(pattern, root_dir=root, recursive=True) if (root / p).is_file())
-    own = _OwnFiles(root)
-    return sorted(f for f in found if not own.holds(f) and not any(covers(p, f) for p in later))
+    return sorted(f for f in found if not any(covers(p, f) for p in exclude))
 
 
 def covers(pattern: str, name: str) -> bool:
@@ -81,77 +75,60 @@ def _files_below(root: Path, folder: Path) -> list[str]:
     return out
 
 
-class _OwnFiles:
-    """storyc's own files under `root`: the build folder (it holds storyc's marker), and the
-    progress file, the kanban board and the tasks file that storyc.toml names."""
+def exclusions(plan: dict) -> dict[str, list[str]]:
+    """Story id -> the patterns of files that are not its to watch.
 
-    def __init__(self, root: Path):
-        self.root = root
-        self.files = _own_paths(root)
-        self.folders: dict[str, bool] = {}
-
-    def holds(self, name: str) -> bool:
-        if name in self.files:
-            return True
-        parts = name.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            folder = "/".join(parts[:i])
-            if folder not in self.folders:
-                self.folders[folder] = (self.root / folder / BUILD_MARKER).is_file()
-            if self.folders[folder]:
-                return True
-        return False
+    storyc's own files are nobody's output: the build folder, the progress
+    file, the board and the tasks file, which storyc rewrites as the sprint
+    runs. And a file that a later story (a descendant) also names is that
+    story's: when it changes there, it is the later story's output, not a hand
+    edit of this one's.
+    """
+    paths = plan["config"]["paths"]
+    own = [paths["build"].rstrip("/") + "/", paths["progress"], paths["kanban"], plan["inputs"]["tasks"]["path"]]
+    stories = [s for s in plan["stories"] if s["target"]]
+    later = _later_patterns(stories)
+    return {s["id"]: own + later[s["id"]] for s in stories}
 
 
-BUILD_MARKER = ".storyc-build"  # compiler/emit.py writes it first into every build folder
-_OWN: dict[str, frozenset[str]] = {}
+def _later_patterns(stories: list[dict]) -> dict[str, list[str]]:
+    """Story id -> the patterns of its descendants that can name one of its files.
 
-
-def _own_paths(root: Path) -> frozenset[str]:
-    """The progress, board and tasks files of the configuration at `root` (read once per version of it)."""
-    marks = []
-    for name in ("storyc.toml", "pyproject.toml"):
-        try:
-            marks.append(f"{name}:{(root / name).stat().st_mtime_ns}")
-        except OSError:
-            pass
-    key = "|".join([os.path.abspath(root), *marks])
-    if key not in _OWN:
-        from storyc.compiler.config import load_config
-        from storyc.errors import StorycError
-
-        try:
-            paths = load_config(root)[0].paths
-            own = {paths.progress, paths.kanban, paths.tasks}
-        except (StorycError, OSError, ValueError):
-            own = set()
-        _OWN[key] = frozenset(PurePosixPath(p.strip().replace("\\", "/")).as_posix() for p in own if p)
-    return _OWN[key]
-
-
-def later_patterns(stories: list[dict]) -> dict[str, list[str]]:
-    """Story id -> the file patterns of every story that comes after it (its descendants)."""
+    Shared files are rare: only a story that shares a pattern with another
+    pays for the walk over its descendants.
+    """
+    holders: dict[str, set[str]] = {}  # a literal path -> the stories that name it
+    globs: list[tuple[str, str]] = []  # (glob, story)
+    for s in stories:
+        for p in s["files"]:
+            if glob.has_magic(p):
+                globs.append((p, s["id"]))
+            else:
+                holders.setdefault(p, set()).add(s["id"])
     children: dict[str, list[str]] = {s["id"]: [] for s in stories}
     for s in stories:
         for u in s["after"]:
             children.setdefault(u, []).append(s["id"])
-    files = {s["id"]: s["files"] for s in stories}
     out: dict[str, list[str]] = {}
     for s in stories:
-        seen, todo, patterns = set(), list(children[s["id"]]), []
+        sid, mine = s["id"], s["files"]
+        sharers = {(p, other) for p in mine if not glob.has_magic(p) for other in holders.get(p, ()) if other != sid}
+        sharers |= {(g, other) for g, other in globs if other != sid and any(_overlap(g, m) for m in mine)}
+        if not sharers:
+            out[sid] = []
+            continue
+        below, todo = set(), list(children[sid])
         while todo:
-            sid = todo.pop()
-            if sid not in seen:
-                seen.add(sid)
-                patterns += files.get(sid, [])
-                todo += children.get(sid, [])
-        out[s["id"]] = sorted(set(patterns) & set(_overlapping(s["files"], patterns)))
+            if (t := todo.pop()) not in below:
+                below.add(t)
+                todo += children.get(t, [])
+        out[sid] = sorted({p for p, other in sharers if other in below})
     return out
 
 
-def _overlapping(mine: list[str], theirs: list[str]) -> list[str]:
-    """Their patterns that can match a file of mine (the same path, or globs either way)."""
-    return [p for p in theirs if any(covers(p, m) or covers(m, p) or (glob.has_magic(p) and glob.has_magic(m)) for m in mine)]
+def _overlap(a: str, b: str) -> bool:
+    """Whether two patterns can name a common file (two globs: assume they can)."""
+    return covers(a, b) or covers(b, a) or (glob.has_magic(a) and glob.has_magic(b))
 
 
 def file_digest(path: Path) -> str:
@@ -204,11 +181,11 @@ def write_stamp(root: Path, out: str, record_file: Path, record: dict[str, Any])
         atomic_write(root / out, record["output_sha256"] + "\n")
 
 
-def files_now(root: Path, record: dict[str, Any], patterns: list[str], later: list[str] = ()) -> dict[str, list]:
+def files_now(root: Path, record: dict[str, Any], patterns: list[str], exclude: list[str] = ()) -> dict[str, list]:
     """The story's files as they are, reusing the record's hashes where size and mtime agree."""
     known = record.get("files", {})
     current = {}
-    for name in story_files(root, patterns, list(known), later):
+    for name in story_files(root, patterns, list(known), exclude):
         path = root / name
         try:
             st = path.stat()
@@ -220,7 +197,7 @@ def files_now(root: Path, record: dict[str, Any], patterns: list[str], later: li
     return current
 
 
-def unchanged(root: str, record_file: str, patterns: list[str], later: list[str]) -> bool:
+def unchanged(root: str, record_file: str, patterns: list[str], exclude: list[str]) -> bool:
     """doit's `uptodate` check: the story's files are as its stamp left them.
 
     A hand edit (or a deleted or new file matching its globs) makes it False,
@@ -229,4 +206,4 @@ def unchanged(root: str, record_file: str, patterns: list[str], later: list[str]
     record = load_record(Path(record_file))
     if record is None:
         return False
-    return output_hash(files_now(Path(root), record, patterns, later)) == record.get("output_sha256")
+    return output_hash(files_now(Path(root), record, patterns, exclude)) == record.get("output_sha256")

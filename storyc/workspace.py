@@ -72,6 +72,9 @@ class Workspace:
         if self.tree is None:
             return []
         self._stage()
+        return self._names()
+
+    def _names(self) -> list[str]:
         # -z: names as they are; without it git quotes any name with a non-ASCII byte ("donn\303\251es/x").
         out = git(self.tree, "diff", "--cached", "--name-only", "-z", "--no-renames", "--no-relative", self.base, "--", ".")
         prefix = self._prefix()
@@ -83,7 +86,7 @@ class Workspace:
             return []
         self._stage()
         patch = git(self.tree, "diff", "--cached", "--binary", "--no-renames", *DIFF, self.base, raw=True)
-        files = self.changed()
+        files = self._names()
         patch_file = self.build / "stamps" / f"{self.name}.patch"
         if patch.strip():
             with lock_for(self.build, "git"):
@@ -125,8 +128,11 @@ def open_workspace(root: Path, build: Path, name: str, isolation: str, files: li
         if tree.exists():  # left by a killed run
             git(top, "worktree", "remove", "--force", str(tree), check=False)
             shutil.rmtree(tree, ignore_errors=True)
-        git(top, "worktree", "prune", check=False)
-        base = _snapshot(top, build / "locks" / f"index-{name}", top / rel, files)
+            git(top, "worktree", "prune", check=False)
+        # storyc's own writes into the tree (tasks.json, PROGRESS.md, the board) go through a temporary
+        # file and a rename: hold their locks, or `git add -A` may meet a temporary file as it vanishes.
+        with lock_for(build, "tasks"), lock_for(build, "events"):
+            base = _snapshot(top, build / "locks" / f"index-{name}", top / rel, files)
         # No hooks: a post-checkout hook of the user's (husky, say) has no business in storyc's scratch tree.
         git(top, "-c", f"core.hooksPath={os.devnull}", "worktree", "add", "--detach", "--force", str(tree), base)
     linked = _link_ignored(top, tree, rel.as_posix(), build, files)
