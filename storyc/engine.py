@@ -169,25 +169,18 @@ class Attempts:
                 else:
                     return self._done(ws, [])
             return self._ladder(ws)
-        except StorycError as exc:  # bad input met on the way (a missing script, say): not the agent's failure
+        except (StorycError, ModelUnavailable, RunAborted, KeyboardInterrupt) as exc:
+            # Not the story's failure (bad input, a failing API, a spend limit, Ctrl-C or SIGTERM):
+            # it goes back to todo, and the next run picks it up.
+            reason = {RunAborted: f"run stopped: {exc}", KeyboardInterrupt: "the run was interrupted"}.get(type(exc), getattr(exc, "message", str(exc)))
+            if isinstance(exc, RunAborted):
+                (self.sprint.build / "locks" / "abort").write_text(str(exc) or "spend limit reached", encoding="utf-8")
             cp.status(self.id, "todo")
-            cp.event("story_failed", story=self.id, reason=exc.message)
-            raise
-        except ModelUnavailable as exc:
-            cp.status(self.id, "todo")
-            cp.event("story_failed", story=self.id, reason=str(exc))
-            print(f"{self.id}: {exc}", file=sys.stderr)
+            cp.event("story_failed", story=self.id, reason=reason)
+            if isinstance(exc, (StorycError, KeyboardInterrupt)):
+                raise  # printed by `reported`, or ends the run
+            print(f"{self.id}: {'the run is stopping: ' if isinstance(exc, RunAborted) else ''}{exc}", file=sys.stderr)
             return False
-        except RunAborted as exc:
-            (self.sprint.build / "locks" / "abort").write_text(str(exc) or "spend limit reached", encoding="utf-8")
-            cp.status(self.id, "todo")
-            cp.event("story_failed", story=self.id, reason=f"run stopped: {exc}")
-            print(f"{self.id}: the run is stopping: {exc}")
-            return False
-        except KeyboardInterrupt:  # SIGTERM or Ctrl-C: the next run picks the story up again
-            cp.status(self.id, "todo")
-            cp.event("story_failed", story=self.id, reason="the run was interrupted")
-            raise
         finally:
             if ws is not None:
                 ws.close()

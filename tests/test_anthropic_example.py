@@ -266,7 +266,7 @@ def test_a_spend_limit_stops_the_whole_run_cleanly(tmp_path: Path) -> None:
         result = doit(root, fake.url, "-n", "2", "--continue")
         requests = len(fake.requests)
     assert result.returncode != 0
-    assert "the run is stopping" in result.stdout
+    assert "the run is stopping" in result.stdout + result.stderr
     assert requests <= 2  # the first refusal stops everyone: no story keeps asking
     tasks = json.loads((root / "docs/tasks/tasks.json").read_text(encoding="utf-8"))
     assert {s["status"] for s in tasks["stories"]} == {"todo"}  # nothing marked done or blocked by a billing problem
