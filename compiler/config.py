@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -12,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from storyc.errors import ConfigError, Where
 
-from .source import read_text
+from .source import parse_toml, read_text
 from .statuses import Family, normalise
 
 SIZES = ("XS", "S", "M", "L", "XL")
@@ -170,15 +169,7 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
         if not path.is_file():
             continue
         text = read_text(path)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 0
-            raise ConfigError(
-                f"{name} is not valid TOML: {exc}",
-                Where(str(path), line),
-                hint="check quoting and brackets on that line",
-            ) from None
+        data = parse_toml(text, path, ConfigError, hint="check quoting and brackets on that line")
         if table:
             tool = data.get(table[0])
             data = tool.get(table[1]) if isinstance(tool, dict) else None

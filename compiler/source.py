@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
-from storyc.errors import InputError, Where
+from storyc.errors import InputError, StorycError, Where
 
 
 def read_text(path: Path) -> str:
@@ -32,3 +34,12 @@ def read_text(path: Path) -> str:
             Where(str(path), line),
             hint="save the file as UTF-8 (for example: iconv -f latin1 -t utf-8)",
         ) from None
+
+
+def parse_toml(text: str, path: Path, error: type[StorycError], *, hint: str, name: str | None = None) -> dict:
+    """TOML text into a dict; a syntax error is `error` at the line tomllib names."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 0
+        raise error(f"{name or path.name} is not valid TOML: {exc}", Where(str(path), line), hint=hint) from None

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
 from storyc.compiler.config import Price
+from storyc.compiler.source import parse_toml
+
 from storyc.errors import InputError, Where
 
 from .base import AgentResult, AgentTask, Reply, Usage
@@ -115,15 +116,8 @@ def load_turns(path: Path, role: str, attempt: int) -> list[dict[str, Any]]:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the script {path.name}: {exc}", Where(str(path))) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 0
-        raise InputError(
-            f"the script {path.name} is not valid TOML: {exc}",
-            Where(str(path), line),
-            hint="check quoting and brackets on that line; a turn is a [[builder]] table with say, tool and input",
-        ) from None
+    data = parse_toml(text, path, InputError, name=f"the script {path.name}",
+                      hint="check quoting and brackets on that line; a turn is a [[builder]] table with say, tool and input")
     check = _Checker(path, text)
     check.top(data)
     attempts = data.get("attempt", {})
