@@ -79,10 +79,11 @@ tests = "full+e2e"
 [runner]
 kind = "anthropic"                       # anthropic, claude-code, command, scripted
 max_attempts = 3
-# argv = ["codex", "exec", "--model", "{model}", "{prompt_file}"]   # for kind = "command"
-budget_usd = 5.0                         # per story
+# argv = ["aider", "--yes-always", "--no-auto-commits", "--model", "{model}", "--message-file", "{prompt_file}"]   # for kind = "command"
+budget_usd = 5.0                         # per story, all its agent calls together
 max_turns = 50                           # per story
-timeout_s = 1800                         # per story
+timeout_s = 1800                         # per story, wall time
+scripts = ".storyc/scripts"              # for kind = "scripted": <story-id>.toml with [[builder]] turns
 
 [execution]
 barrier = "none"                         # none: by the graph; wave: strict wave gates
