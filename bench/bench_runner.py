@@ -278,11 +278,9 @@ def findings(m: dict) -> list[str]:
     bare = scenarios["ideal, without the tools and system breakpoints"]
     return [
         f"Findings. The role prefix is {', '.join(f'{n(size)} tokens for the {role}' for role, size in sizes.items())}: "
-        f"{total.share:.1%} of the input tokens of the sprint, so caching it across stories saves little; what caching saves here "
+        f"{total.share:.1%} of the input tokens of the sprint; most of what caching saves here "
         "is the conversation itself, re-sent on every turn and read back from the breakpoint on the last user block. "
-        f"The prefix ({n(max(sizes.values()))} tokens at most) is below every documented minimum (1,024 for Sonnet 4.5, 4,096 for Haiku 4.5), "
-        "so on the real API the tools and system breakpoints never write an entry: with the minimums the prefix is never read "
-        "from the cache across stories.",
+        + _against_minimums(sizes),
         "",
         f"Cost of the sprint's requests: {none.cost:.4f} USD with no caching, {ideal.cost:.4f} with ideal caching, "
         f"{floor.cost:.4f} with the documented minimums "
@@ -291,6 +289,17 @@ def findings(m: dict) -> list[str]:
         "(the first request of each story after the first of its role and model reads the prefix instead of writing it); "
         "every later request of a call already reads the whole prefix back through the last user block's breakpoint.",
     ]
+
+
+def _against_minimums(sizes: dict[str, int]) -> str:
+    """What the documented minimum cacheable lengths (Sonnet 4.5: 1,024 tokens, Haiku 4.5: 4,096) make of the prefix."""
+    largest = max(sizes.values())
+    if largest < 1024:
+        return (f"The prefix ({n(largest)} tokens at most) is below every documented minimum (1,024 for Sonnet 4.5, 4,096 for Haiku 4.5), "
+                "so on the real API the tools and system breakpoints never write an entry.")
+    cached = [role for role, size in sizes.items() if size >= 1024]
+    return (f"Against the documented minimums (1,024 tokens for Sonnet 4.5, 4,096 for Haiku 4.5) the prefix of the {" and ".join(cached)} "
+            "is cached across stories on Sonnet, not on Haiku, whose stories write and read only their own conversation.")
 
 
 def write_section(path: Path, text: str) -> None:
