@@ -298,7 +298,7 @@ def _against_minimums(sizes: dict[str, int]) -> str:
         return (f"The prefix ({n(largest)} tokens at most) is below every documented minimum (1,024 for Sonnet 4.5, 4,096 for Haiku 4.5), "
                 "so on the real API the tools and system breakpoints never write an entry.")
     cached = [role for role, size in sizes.items() if size >= 1024]
-    return (f"Against the documented minimums (1,024 tokens for Sonnet 4.5, 4,096 for Haiku 4.5) the prefix of the {" and ".join(cached)} "
+    return (f"Against the documented minimums (1,024 tokens for Sonnet 4.5, 4,096 for Haiku 4.5) the prefix of the {' and '.join(cached)} "
             "is cached across stories on Sonnet, not on Haiku, whose stories write and read only their own conversation.")
 
 
