@@ -22,6 +22,19 @@ from click.testing import CliRunner
 
 from storyc.cli import main
 
+
+def _load(name: str, file: str) -> None:
+    """A helper module of the tests, importable as `name` (with --import-mode=importlib no test folder is on sys.path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(file))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+_load("storyc_tests_fakeapi", "fakeapi.py")  # the fake Messages API: `import storyc_tests_fakeapi as fakeapi`
+
 TASKS = "docs/tasks/tasks.json"
 SPRINT = "docs/sprints/sprint-001.md"
 

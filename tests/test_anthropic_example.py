@@ -13,7 +13,6 @@ The sprint runs once for the module; each test checks one promise of it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -26,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from storyc.compiler.config import Models
 
 from storyc import api
-from storyc.compiler.config import Models
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
 KEY = "test-key"
@@ -51,16 +50,7 @@ OVERLOADS = {
 PRICES = Models().prices  # storyc's default price table, US dollars per million tokens
 
 
-def _load_fakeapi():
-    # --import-mode=importlib puts no test folder on sys.path: load the helper by its path.
-    spec = importlib.util.spec_from_file_location("storyc_tests_fakeapi", Path(__file__).with_name("fakeapi.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fakeapi = _load_fakeapi()
+import storyc_tests_fakeapi as fakeapi  # loaded by conftest
 
 
 @dataclass

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import anthropic
 import pytest
-
 from storyc.compiler.config import Price
-from storyc.errors import ConfigError
 from storyc.runners.anthropic import AnthropicRunner
 from storyc.runners.base import AgentTask, Budget, RunAborted, Usage
 from storyc.runners.money import cost
 from storyc.runners.tools import ToolExecutor
+from storyc_tests_fakeapi import FakeAPI  # loaded by conftest
 
+from storyc.errors import ConfigError
 
-def _load_fakeapi():
-    # --import-mode=importlib puts no test folder on sys.path: load the helper by its path.
-    spec = importlib.util.spec_from_file_location("storyc_tests_fakeapi", Path(__file__).with_name("fakeapi.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-FakeAPI = _load_fakeapi().FakeAPI
 PRICE = Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75)
 PRICES = {"claude-test": PRICE}
 
