@@ -98,7 +98,8 @@ def to_result(events: list[dict[str, Any]], returncode: int, timed_out: bool, ou
         stop = "timeout" if timed_out else "error"
         detail = "claude was killed at the time budget" if timed_out else f"claude exited {returncode} without a result event"
         return AgentResult(finished=False, stop=stop, detail=f"{detail}; its output ends:\n{redact(output[-2000:])}")
-    usage = result_event.get("usage") or {}
+    usage = result_event.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
     subtype = str(result_event.get("subtype", ""))
     failed = timed_out or bool(result_event.get("is_error")) or returncode != 0 or subtype != "success"
     stop = "timeout" if timed_out else STOPS.get(subtype, "error")
@@ -106,13 +107,20 @@ def to_result(events: list[dict[str, Any]], returncode: int, timed_out: bool, ou
         finished=not failed,
         stop="error" if failed and stop == "end_turn" else stop,
         text=str(result_event.get("result") or ""),
-        turns=int(result_event.get("num_turns") or 0),
+        turns=_number(result_event.get("num_turns"), int),
         usage=Usage(
-            int(usage.get("input_tokens") or 0),
-            int(usage.get("output_tokens") or 0),
-            int(usage.get("cache_read_input_tokens") or 0),
-            int(usage.get("cache_creation_input_tokens") or 0),
+            _number(usage.get("input_tokens"), int),
+            _number(usage.get("output_tokens"), int),
+            _number(usage.get("cache_read_input_tokens"), int),
+            _number(usage.get("cache_creation_input_tokens"), int),
         ),
-        cost_usd=float(result_event.get("total_cost_usd") or 0.0),
+        cost_usd=_number(result_event.get("total_cost_usd"), float),
         detail="" if not failed else f"claude: subtype {subtype or '?'}, exit {returncode}" + (", timed out" if timed_out else ""),
     )
+
+
+def _number(value: Any, kind: type) -> Any:
+    """A count or a cost from the stream; anything else (a string, a list, NaN, a negative) as 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
+        return kind(0)
+    return kind(value)

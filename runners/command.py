@@ -11,9 +11,11 @@ agent finished; storyc's gates then decide whether the story is done.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from storyc.runners.base import AgentResult, AgentTask
+from storyc.runners.loop import redact
 from storyc.runners.proc import run_process
 
 PLACEHOLDERS = ("story_id", "prompt_file", "model", "attempt", "workspace")
@@ -22,12 +24,9 @@ PLACEHOLDERS = ("story_id", "prompt_file", "model", "attempt", "workspace")
 def fill(argv: list[str], task: AgentTask) -> list[str]:
     values = {"story_id": task.story_id, "prompt_file": str(task.prompt_file), "model": task.model,
               "attempt": str(task.attempt), "workspace": str(task.workspace), "role": task.role}
-    out = []
-    for arg in argv:
-        for key, value in values.items():
-            arg = arg.replace("{" + key + "}", value)
-        out.append(arg)
-    return out
+    # One pass: a value that itself holds "{model}" (a story id, say) stays as it is.
+    pattern = re.compile("|".join(re.escape("{" + key + "}") for key in values))
+    return [pattern.sub(lambda m: values[m[0][1:-1]], arg) for arg in argv]
 
 
 class CommandRunner:
@@ -41,8 +40,19 @@ class CommandRunner:
         timeout = min(self.timeout, task.budget.wall_s)
         Path(task.transcript).parent.mkdir(parents=True, exist_ok=True)
         done = run_process(args, cwd=task.workspace, env=env, timeout=timeout, log=task.transcript)
+        redact_file(Path(task.transcript))
+        output = redact(done.output)
         if done.timed_out:
-            return AgentResult(False, "timeout", done.output, seconds=done.seconds, detail=f"timed out after {timeout:g} s; process group killed")
+            return AgentResult(False, "timeout", output, seconds=done.seconds, detail=f"timed out after {timeout:g} s; process group killed")
         if done.returncode != 0:
-            return AgentResult(False, "exit", done.output, seconds=done.seconds, detail=f"exit code {done.returncode}: {done.output[-2000:]}")
-        return AgentResult(True, "exit", done.output, seconds=done.seconds)
+            return AgentResult(False, "exit", output, seconds=done.seconds, detail=f"exit code {done.returncode}: {output[-2000:]}")
+        return AgentResult(True, "exit", output, seconds=done.seconds)
+
+
+def redact_file(path: Path) -> None:
+    """The agent's output log with its secrets redacted (transcripts are kept, and shared), line by line."""
+    tmp = path.with_name(path.name + ".redacting")
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as src, tmp.open("w", encoding="utf-8", newline="") as dst:
+        for line in src:
+            dst.write(redact(line))
+    os.replace(tmp, path)

@@ -23,6 +23,7 @@ How each stop_reason is handled:
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ CUT_TOOL_CALL = (
     "Make the call again with a smaller input (write a large file in parts: Write a first part, then Edit to add more)."
 )
 CONTINUE = "Your reply was cut at max_tokens. Continue exactly where you stopped."
+MAX_CALLS = 64  # tool calls run from one reply; more are answered "not run"
 
 
 class ModelError(Exception):
@@ -98,7 +100,7 @@ def run_loop(
             if reply.stop_reason == "pause_turn":
                 continue
             if reply.stop_reason == "tool_use" and calls:
-                answer = [_run(executor, call) for call in calls]
+                answer = _run_all(executor, calls, lambda: clock() - start >= task.budget.wall_s)
             elif reply.stop_reason == "max_tokens":
                 answer = [_refused(call, CUT_TOOL_CALL.format(max_tokens=max_tokens)) for call in calls]
                 answer = answer or [{"type": "text", "text": CONTINUE}]
@@ -130,13 +132,30 @@ def _over_budget(result: AgentResult, task: AgentTask, elapsed: float) -> tuple[
     return None
 
 
+def _run_all(executor: Any, calls: list[dict[str, Any]], out_of_time: Callable[[], bool]) -> list[dict[str, Any]]:
+    """Every call answered, in order; one reply cannot outrun the wall-clock budget nor run without bound."""
+    answer: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+    for index, call in enumerate(calls):
+        if index >= MAX_CALLS:
+            answer.append(_refused(call, f"not run: {len(calls)} tool calls in one reply; at most {MAX_CALLS} are run. Make fewer, larger calls."))
+        elif not isinstance(call.get("id"), str) or call["id"] in seen:
+            answer.append(_refused(call, "not run: this tool call has no id of its own"))
+        elif index > 0 and out_of_time():  # the first is covered by the check before the model call
+            answer.append(_refused(call, "not run: the story's time budget is spent"))
+        else:
+            answer.append(_run(executor, call))
+        seen.add(call.get("id"))
+    return answer
+
+
 def _run(executor: Any, call: dict[str, Any]) -> dict[str, Any]:
-    done = executor.run(call["name"], call.get("input") or {})
+    done = executor.run(call.get("name"), {} if call.get("input") is None else call["input"])
     return {"type": "tool_result", "tool_use_id": call["id"], "content": done.text or "(no output)", "is_error": done.is_error}
 
 
 def _refused(call: dict[str, Any], why: str) -> dict[str, Any]:
-    return {"type": "tool_result", "tool_use_id": call["id"], "content": why, "is_error": True}
+    return {"type": "tool_result", "tool_use_id": str(call.get("id", "")), "content": why, "is_error": True}
 
 
 def _text(content: list[dict[str, Any]]) -> str:
@@ -148,14 +167,25 @@ def _text(content: list[dict[str, Any]]) -> str:
 CLIP = 4000
 SECRETS = [
     (re.compile(r"sk-ant-[A-Za-z0-9_\-]+"), "sk-ant-[redacted]"),
-    (re.compile(r"\b([A-Z][A-Z0-9_]*(?:API_KEY|TOKEN|SECRET|PASSWORD))(\s*[=:]\s*)[\"']?[^\s\"']+[\"']?"), r"\1\2[redacted]"),
+    (re.compile(r"\b([A-Z][A-Z0-9_]*(?:API_KEY|ACCESS_KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?))(\s*[=:]\s*)[\"']?[^\s\"']+[\"']?"), r"\1\2[redacted]"),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]+=*"), r"\1 [redacted]"),
     (re.compile(r"(?i)\b(x-api-key)(\s*[=:]\s*)[\"']?[^\s\"']+[\"']?"), r"\1\2[redacted]"),
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abeprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16})\b"), "[redacted]"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S), "[redacted private key]"),
 ]
+SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
+
+
+def _env_secrets() -> list[str]:
+    """The values of this process's secret-looking variables (ANTHROPIC_API_KEY, AWS_SECRET_ACCESS_KEY, ...), longest first."""
+    values = {value for name, value in os.environ.items() if SECRET_NAMES.search(name) and len(value) >= 8}
+    return sorted(values, key=len, reverse=True)
 
 
 def redact(text: str) -> str:
-    """`text` without anything that looks like a key or a token."""
+    """`text` without anything that looks like a key or a token, nor the value of any secret variable of our environment."""
+    for value in _env_secrets():
+        text = text.replace(value, "[redacted]")
     for pattern, replacement in SECRETS:
         text = pattern.sub(replacement, text)
     return text
@@ -197,7 +227,7 @@ class Transcript:
             if kind == "text":
                 entry["text"] = (entry.get("text", "") + "\n" + block["text"]).strip()
             elif kind == "tool_use":
-                entry.setdefault("tool_calls", []).append({"id": block["id"], "name": block["name"], "input": block.get("input")})
+                entry.setdefault("tool_calls", []).append({"id": block.get("id"), "name": block.get("name"), "input": block.get("input")})
             elif kind == "tool_result":
                 entry.setdefault("tool_results", []).append(
                     {"id": block["tool_use_id"], "is_error": block.get("is_error", False), "content": block["content"]}

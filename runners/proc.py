@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +42,18 @@ def run_process(
     killed too, so no stray process outlives the call.
     """
     start = time.monotonic()
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a+b", buffering=0) if log is not None else tempfile.TemporaryFile(buffering=0) as out:
+    env, mark = _marked(env)
+    try:
+        return _run(args, cwd=cwd, env=env, timeout=timeout, shell=shell, log=log, limit=limit, grace=grace, start=start)
+    finally:
+        _kill_marked(mark)
+
+
+def _run(args, *, cwd, env, timeout, shell, log, limit, grace, start) -> Finished:
+    if log is None:  # nothing to keep: read a pipe, hold only head and tail (a flood must not fill the disk)
+        return _run_piped(args, cwd=cwd, env=env, timeout=timeout, shell=shell, limit=limit, grace=grace, start=start)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a+b", buffering=0) as out:
         begin = out.tell()
         try:
             proc = subprocess.Popen(
@@ -52,12 +61,9 @@ def run_process(
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         except (FileNotFoundError, PermissionError) as e:
-            if e.filename == os.fspath(cwd):
-                raise
-            missing = isinstance(e, FileNotFoundError)
-            message = f"{'command not found' if missing else 'permission denied'}: {e.filename or args}"
+            message = _not_started(e, cwd, args)
             out.write(message.encode() + b"\n")
-            return Finished(127 if missing else 126, message, False, time.monotonic() - start)
+            return Finished(127 if isinstance(e, FileNotFoundError) else 126, message, False, time.monotonic() - start)
         timed_out = False
         try:
             proc.wait(timeout=timeout)
@@ -70,6 +76,132 @@ def run_process(
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
         return Finished(proc.returncode, _read_clipped(out, begin, limit), timed_out, time.monotonic() - start)
+
+
+def _not_started(e: OSError, cwd: Path, args: list[str] | str) -> str:
+    if e.filename == os.fspath(cwd):
+        raise e
+    missing = isinstance(e, FileNotFoundError)
+    return f"{'command not found' if missing else 'permission denied'}: {e.filename or args}"
+
+
+class _HeadTail:
+    """The first and last bytes of a stream of any length, in bounded memory."""
+
+    def __init__(self, limit: int):
+        self.keep = 4 * limit  # a UTF-8 character is at most 4 bytes
+        self.head, self.tail, self.size = bytearray(), bytearray(), 0
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        room = self.keep - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            del self.tail[: max(len(self.tail) - self.keep, 0)]
+
+    def text(self, limit: int) -> str:
+        if self.size <= self.keep:
+            return clip(self.head.decode(errors="replace"), limit)
+        half = limit // 2
+        head = self.head.decode(errors="replace")[:half]
+        tail = self.tail.decode(errors="replace")
+        tail = tail[len(tail) - half :]
+        return _cut(head, f"{self.size - len(head.encode()) - len(tail.encode())} bytes", tail)
+
+
+def _run_piped(args, *, cwd, env, timeout, shell, limit, grace, start) -> Finished:
+    """run_process without a log: output read from a pipe until the command exits, not until EOF.
+
+    A grandchild that keeps the pipe open (a daemon it started) cannot hang us:
+    reading stops when the command has exited and its group is killed.
+    """
+    out = _HeadTail(limit)
+    read_end, write_end = os.pipe()
+    try:
+        try:
+            proc = subprocess.Popen(
+                args, cwd=cwd, env=env, shell=shell, stdin=subprocess.DEVNULL,
+                stdout=write_end, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        except (FileNotFoundError, PermissionError) as e:
+            message = _not_started(e, cwd, args)
+            return Finished(127 if isinstance(e, FileNotFoundError) else 126, message, False, time.monotonic() - start)
+        finally:
+            os.close(write_end)
+        os.set_blocking(read_end, False)
+        timed_out = False
+        try:
+            deadline = start + timeout
+            while proc.poll() is None:
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    _signal_group(proc.pid, signal.SIGTERM)
+                    _drain(read_end, out, until=lambda: proc.poll() is not None, seconds=grace)
+                    break
+                _drain(read_end, out, until=lambda: proc.poll() is not None, seconds=min(0.2, max(deadline - time.monotonic(), 0)))
+        finally:  # also on KeyboardInterrupt: never leave the group running
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+        _drain(read_end, out, until=lambda: False, seconds=0.5, stop_when_empty=True)
+        return Finished(proc.returncode, out.text(limit), timed_out, time.monotonic() - start)
+    finally:
+        os.close(read_end)
+
+
+def _drain(fd: int, out: _HeadTail, *, until, seconds: float, stop_when_empty: bool = False) -> None:
+    """Read what `fd` offers for up to `seconds`, or until `until()`; at EOF, wait for `until()` without reading."""
+    end = time.monotonic() + seconds
+    while not until():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        ready, _, _ = select.select([fd], [], [], min(left, 0.05))
+        if not ready:
+            if stop_when_empty:
+                return
+            continue
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            continue
+        if not chunk:  # every writer closed: nothing more will come
+            if stop_when_empty:
+                return
+            time.sleep(min(max(end - time.monotonic(), 0), 0.01))
+            continue
+        out.add(chunk)
+
+
+MARK = "STORYC_PROCESS"
+
+
+def _marked(env: dict[str, str] | None) -> tuple[dict[str, str], bytes]:
+    """`env` with a mark that every descendant inherits, even one that left the process group (setsid)."""
+    token = os.urandom(8).hex()
+    return {**(os.environ if env is None else env), MARK: token}, f"{MARK}={token}".encode()
+
+
+def _kill_marked(mark: bytes) -> None:
+    """Kill whatever still carries the call's mark: a `setsid` daemon escapes the group, not its environment.
+
+    Linux only (/proc); elsewhere the process-group kill is all there is.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if mark in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -9,11 +9,17 @@ in the workspace with a scrubbed environment and a timeout, as the same user.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import math
 import os
 import re
+import secrets
 import shutil
+import stat
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -81,6 +87,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 _TYPES = {"string": (str, "a string"), "integer": (int, "an integer"), "number": ((int, float), "a number"), "boolean": (bool, "a boolean")}
 _BULK = {"content", "old_string", "new_string"}  # file text: may hold anything, and be long
 _MAX_BULK, _MAX_FIELD, _MAX_SCAN = 5_000_000, 100_000, 1_000_000
+GREP_SECONDS = 30.0  # Python's re has no timeout: a pattern like (a+)+$ can run for ever, so Grep runs in a child it can kill
 
 
 def tool_schemas(names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -162,11 +169,72 @@ class ToolExecutor:
             raise ToolError(f"{raw} is {'a directory' if real.is_dir() else 'not a regular file'}")
         return real
 
+    def _dir_fd(self, real_dir: Path, *, create: bool = False) -> int:
+        """An fd of `real_dir`, walked down from the workspace one name at a time, never through a symlink.
+
+        `_inside()` resolved the path, but a command left running could swap a
+        directory for a symlink since; O_NOFOLLOW on every step refuses that.
+        """
+        fd = os.open(self.workspace, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for part in real_dir.relative_to(self.workspace).parts:
+                if create:
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                try:
+                    step = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as e:
+                    raise ToolError(f"{self._rel(real_dir)} changed while in use ({e.strerror}); try again")
+                os.close(fd)
+                fd = step
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _open_read(self, real: Path) -> int:
+        """An fd of the regular file `real`, opened without following a symlink nor blocking on a FIFO."""
+        parent = self._dir_fd(real.parent)
+        try:
+            fd = os.open(real.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=parent)
+        except OSError as e:
+            raise ToolError(f"{self._rel(real)} changed while in use ({e.strerror}); try again")
+        finally:
+            os.close(parent)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ToolError(f"{self._rel(real)} is not a regular file")
+        os.set_blocking(fd, True)
+        return fd
+
     def _put(self, real: Path, data: bytes) -> None:
-        # O_NOFOLLOW: a symlink swapped in after _inside() is refused, not followed.
-        fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with open(fd, "wb") as f:
-            f.write(data)
+        """Write `data` as `real`: a new file renamed over the old one, so a hard link or a swapped-in symlink carries nothing outside."""
+        parent = self._dir_fd(real.parent, create=True)
+        try:
+            mode = 0o644
+            try:
+                old = os.stat(real.name, dir_fd=parent, follow_symlinks=False)
+                if stat.S_ISDIR(old.st_mode):
+                    raise ToolError(f"{self._rel(real)} is a directory")
+                if stat.S_ISREG(old.st_mode):
+                    mode = stat.S_IMODE(old.st_mode)
+            except FileNotFoundError:
+                pass
+            tmp = f".storyc-{secrets.token_hex(6)}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=parent)
+            try:
+                with open(fd, "wb") as f:
+                    f.write(data)
+                    os.fchmod(f.fileno(), mode)
+                os.replace(tmp, real.name, src_dir_fd=parent, dst_dir_fd=parent)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=parent)
+                raise
+        finally:
+            os.close(parent)
         self.changed.add(self._rel(real))
 
     def _rel(self, real: Path) -> str:
@@ -181,11 +249,11 @@ class ToolExecutor:
             raise ToolError("limit must be at least 1")
         lines: list[str] = []
         size, more, n = 0, None, 0
-        with real.open("rb") as f:
+        with open(self._open_read(real), "rb") as f:
             if b"\0" in f.read(8192):
-                raise ToolError(f"{file_path} is a binary file ({real.stat().st_size} bytes); Read shows text files only")
+                raise ToolError(f"{file_path} is a binary file ({os.fstat(f.fileno()).st_size} bytes); Read shows text files only")
             f.seek(0)
-            for n, raw in enumerate(f, start=1):
+            for n, raw in enumerate(_lines(f, 4 * self.read_chars), start=1):
                 if n < offset:
                     continue
                 text = raw.decode(errors="replace").rstrip("\r\n")
@@ -213,7 +281,6 @@ class ToolExecutor:
         if real.is_dir():
             raise ToolError(f"{file_path} is a directory")
         existed = real.exists()
-        real.parent.mkdir(parents=True, exist_ok=True)
         self._put(real, content.encode())
         return ToolResult(f"{'Updated' if existed else 'Created'} {self._rel(real)} ({len(content.splitlines())} lines)")
 
@@ -224,7 +291,8 @@ class ToolExecutor:
         if old_string == new_string:
             raise ToolError("old_string and new_string are the same; nothing to change")
         try:
-            text = real.read_bytes().decode()
+            with open(self._open_read(real), "rb") as f:
+                text = f.read().decode()
         except UnicodeDecodeError:
             raise ToolError(f"{file_path} is not UTF-8 text")
         count = text.count(old_string)
@@ -251,24 +319,30 @@ class ToolExecutor:
 
     def _grep(self, pattern: str, path: str = ".", glob: str | None = None) -> ToolResult:
         try:
-            regex = re.compile(pattern)
+            re.compile(pattern)  # a bad pattern is told here; the matching runs in a child
         except (re.error, RecursionError, OverflowError) as e:
             raise ToolError(f"invalid regular expression {pattern!r}: {e}")
         root = self._inside(path)
         if not root.exists():
             raise ToolError(f"{path} does not exist")
         globs = _braces(glob) if glob is not None else None
-        hits: list[str] = []
-        total = 0
-        for file in self._files(root):
-            rel = self._rel(file)
-            if globs is not None and not any(fnmatchcase(rel, g) or fnmatchcase(file.name, g) for g in globs):
-                continue
-            for n, line in enumerate(_text(file).splitlines(), start=1):
-                if regex.search(line):
-                    total += 1
-                    if len(hits) < self.grep_limit:
-                        hits.append(f"{rel}:{n}:{line[:500]}")
+        files = [
+            (str(file), self._rel(file))
+            for file in self._files(root)
+            if globs is None or any(fnmatchcase(self._rel(file), g) or fnmatchcase(file.name, g) for g in globs)
+        ]
+        seconds = min(GREP_SECONDS, self.bash_timeout)
+        job = json.dumps({"pattern": pattern, "files": files, "limit": self.grep_limit, "scan": _MAX_SCAN})
+        try:
+            done = subprocess.run(
+                [sys.executable, "-I", "-S", "-c", _GREP_CHILD], input=job.encode(), capture_output=True, timeout=seconds, cwd=self.workspace, env={}
+            )
+        except subprocess.TimeoutExpired:  # run() has killed the child
+            raise ToolError(f"the search took over {seconds:g} s and was stopped; simplify the pattern (nested repeats such as (a+)+ can run for ever) or narrow path or glob")
+        if done.returncode != 0:
+            raise ToolError(f"the search failed: {done.stderr.decode(errors='replace')[-500:]}")
+        found = json.loads(done.stdout)
+        hits, total = found["hits"], found["total"]
         if total > len(hits):
             hits.append(f"… [{total - len(hits)} more matches not shown; narrow the pattern, path or glob]")
         return ToolResult(clip("\n".join(hits), self.output_limit) if hits else "No matches found")
@@ -334,15 +408,42 @@ def _checked(name: str, input: Any) -> dict[str, Any]:
     return args
 
 
-def _text(file: Path) -> str:
-    """A file's text for Grep, or "" for binary, big or unreadable files."""
+def _lines(f: Any, most: int) -> Iterator[bytes]:
+    """The lines of binary file `f`, each cut to `most` bytes: a file of one 2 GB line must not be read whole."""
+    while True:
+        line = f.readline(most)
+        if not line:
+            return
+        if len(line) == most and not line.endswith(b"\n"):
+            while (rest := f.readline(1 << 16)) and not rest.endswith(b"\n"):
+                pass
+        yield line
+
+
+# Grep's matching, in a child process storyc can kill (no imports from storyc: it starts in a few ms).
+_GREP_CHILD = r"""
+import json, os, re, stat, sys
+job = json.load(sys.stdin)
+regex, hits, total = re.compile(job["pattern"]), [], 0
+for path, rel in job["files"]:
     try:
-        if file.stat().st_size > _MAX_SCAN:
-            return ""
-        data = file.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        return ""
-    return "" if b"\0" in data[:8192] else data.decode(errors="replace")
+        continue
+    with open(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > job["scan"]:
+            continue
+        data = f.read(job["scan"] + 1)
+    if b"\0" in data[:8192]:
+        continue
+    for n, line in enumerate(data.decode(errors="replace").splitlines(), start=1):
+        if regex.search(line):
+            total += 1
+            if len(hits) < job["limit"]:
+                hits.append(f"{rel}:{n}:{line[:500]}")
+json.dump({"hits": hits, "total": total}, sys.stdout)
+"""
 
 
 def _braces(pattern: str) -> list[str]:

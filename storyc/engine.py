@@ -332,8 +332,11 @@ class Attempts:
         policy = self.story["policy"]
         for review_pass in range(1, (policy["review_passes"] if policy["reviewer"] else 0) + 1):
             result = self._agent("reviewer", attempt, ws, review_pass)
-            verdicts = VERDICT.findall(result.text)
-            if not (result.finished and verdicts and verdicts[-1] == "APPROVE"):
+            # The verdict is the last line of the Reviewer's last message; a VERDICT line quoted from
+            # a file the Builder wrote, anywhere above it, is not one.
+            lines = result.text.strip().splitlines()
+            verdict = VERDICT.fullmatch(lines[-1]) if lines else None
+            if not (result.finished and verdict and verdict.group(1) == "APPROVE"):
                 return result.text.strip() or f"(no verdict: the Reviewer stopped with {result.stop})"
         return None
 
