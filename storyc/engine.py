@@ -234,6 +234,8 @@ class Attempts:
         model = {"builder": self._model(attempt), "validator": self.sprint.config["models"]["haiku"]}.get(role, policy["model"])
         prompt = self._prompt(role, attempt, review_pass, failure)
         tag = f"{self.name}.{attempt}.{role}" + (f"{review_pass}" if review_pass else "")
+        repeat = sum(1 for c in self.calls if (c["attempt"], c["role"], c.get("review_pass", 0)) == (attempt, role, review_pass))
+        tag += f".retry{repeat}" if repeat else ""  # a call retried after an API error keeps its own transcript
         prompt_file = self.sprint.build / "prompts" / f"{tag}.md"
         atomic_write(prompt_file, prompt)
         task = AgentTask(
@@ -249,7 +251,7 @@ class Attempts:
         started = time.monotonic()
         result = make_runner(self.sprint.root, self.sprint.plan).run(task)
         seconds = round(time.monotonic() - started, 3)
-        call = {"attempt": attempt, "role": role, "model": model, "finished": result.finished, "stop": result.stop,
+        call = {"attempt": attempt, "role": role, "review_pass": review_pass, "model": model, "finished": result.finished, "stop": result.stop,
                 "turns": result.turns, "tokens": result.usage.as_dict(), "cost_usd": result.cost_usd, "seconds": seconds}
         self.calls.append(call)
         cp.event("attempt_finished", story=self.id, **call)

@@ -145,6 +145,8 @@ def test_a_failing_model_api_costs_no_attempt_and_escalates_nothing(shop: Path) 
     events = [json.loads(line) for line in (shop / "build/events.jsonl").read_text().splitlines()]
     calls = [(e["attempt"], e["model"], e["stop"]) for e in events if e["event"] == "attempt_finished" and e["story"] == "US-002"]
     assert calls == [(1, HAIKU, "error")] * 3  # retried on the same rung: no fix prompt, no bigger model
+    transcripts = sorted(p.name for p in (shop / "build/transcripts").glob("US-002.*"))
+    assert transcripts == ["US-002.1.builder.jsonl", "US-002.1.builder.retry1.jsonl", "US-002.1.builder.retry2.jsonl"]
     assert "the model API failed 3 times in a row" in result.stderr
     tasks = {s["id"]: s["status"] for s in json.loads((shop / "docs/tasks/tasks.json").read_text())["stories"]}
     assert tasks["US-002"] == "todo" and tasks["US-001"] == "done"
