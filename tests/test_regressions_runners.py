@@ -80,7 +80,7 @@ def test_grep_with_a_catastrophic_pattern_is_stopped_not_hung(ws: Path, tmp_path
         "t = ToolExecutor(Path(sys.argv[1]), home=Path(sys.argv[2]), bash_timeout=2)\n"
         "r = t.run('Grep', {'pattern': '(a+)+$'}); print(r.is_error, r.text)"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(ws), str(tmp_path / "home")], capture_output=True, text=True, timeout=30)
+    done = subprocess.run([sys.executable, "-c", script, str(ws), str(tmp_path / "home")], capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert done.stdout.startswith("True") and "stopped" in done.stdout, done.stdout + done.stderr
 
 
