@@ -55,15 +55,10 @@ def _run(args, *, cwd, env, timeout, shell, log, limit, grace, start) -> Finishe
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a+b", buffering=0) as out:
         begin = out.tell()
-        try:
-            proc = subprocess.Popen(
-                args, cwd=cwd, env=env, shell=shell, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        except (FileNotFoundError, PermissionError) as e:
-            message = _not_started(e, cwd, args)
-            out.write(message.encode() + b"\n")
-            return Finished(127 if isinstance(e, FileNotFoundError) else 126, message, False, time.monotonic() - start)
+        proc = _start(args, cwd, env, shell, out)
+        if isinstance(proc, Finished):
+            out.write(proc.output.encode() + b"\n")
+            return proc
         timed_out = False
         try:
             proc.wait(timeout=timeout)
@@ -78,11 +73,18 @@ def _run(args, *, cwd, env, timeout, shell, log, limit, grace, start) -> Finishe
         return Finished(proc.returncode, _read_clipped(out, begin, limit), timed_out, time.monotonic() - start)
 
 
-def _not_started(e: OSError, cwd: Path, args: list[str] | str) -> str:
-    if e.filename == os.fspath(cwd):
-        raise e
-    missing = isinstance(e, FileNotFoundError)
-    return f"{'command not found' if missing else 'permission denied'}: {e.filename or args}"
+def _start(args, cwd: Path, env, shell: bool, stdout) -> subprocess.Popen | Finished:
+    """The command started in its own session with stdin closed; a command that cannot start, as Finished (127 or 126)."""
+    try:
+        return subprocess.Popen(
+            args, cwd=cwd, env=env, shell=shell, stdin=subprocess.DEVNULL,
+            stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    except (FileNotFoundError, PermissionError) as e:
+        if e.filename == os.fspath(cwd):
+            raise  # a missing cwd is the caller's bug, not the command's
+        missing = isinstance(e, FileNotFoundError)
+        return Finished(127 if missing else 126, f"{'command not found' if missing else 'permission denied'}: {e.filename or args}", False, 0.0)
 
 
 class _HeadTail:
@@ -122,15 +124,11 @@ def _run_piped(args, *, cwd, env, timeout, shell, limit, grace, start) -> Finish
     read_end, write_end = os.pipe()
     try:
         try:
-            proc = subprocess.Popen(
-                args, cwd=cwd, env=env, shell=shell, stdin=subprocess.DEVNULL,
-                stdout=write_end, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        except (FileNotFoundError, PermissionError) as e:
-            message = _not_started(e, cwd, args)
-            return Finished(127 if isinstance(e, FileNotFoundError) else 126, message, False, time.monotonic() - start)
+            proc = _start(args, cwd, env, shell, write_end)
         finally:
             os.close(write_end)
+        if isinstance(proc, Finished):
+            return proc
         os.set_blocking(read_end, False)
         timed_out = False
         try:
