@@ -169,3 +169,12 @@ def repo(tmp_path: Path) -> Callable[..., Repo]:
         return r
 
     return make
+
+
+@pytest.fixture()
+def ws(tmp_path: Path) -> Path:
+    """An agent's workspace, with a sibling folder outside it (tmp_path/outside) that no tool may reach."""
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("secret\n")
+    return tmp_path / "ws"

@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from storyc import api, progress
 from storyc.gates import secrets_gate

@@ -25,14 +25,6 @@ FREE = Price(input=0.0, output=0.0)
 
 
 @pytest.fixture()
-def ws(tmp_path: Path) -> Path:
-    (tmp_path / "ws").mkdir()
-    (tmp_path / "outside").mkdir()
-    (tmp_path / "outside" / "secret.txt").write_text("secret\n")
-    return tmp_path / "ws"
-
-
-@pytest.fixture()
 def tools(ws: Path, tmp_path: Path) -> ToolExecutor:
     return ToolExecutor(ws, home=tmp_path / "home", bash_timeout=5)
 

@@ -13,15 +13,6 @@ from storyc.runners.tools import ALL_TOOLS, ToolExecutor, ToolResult, tool_schem
 
 
 @pytest.fixture()
-def ws(tmp_path: Path) -> Path:
-    """The workspace, with a sibling folder outside it (tmp_path/outside) that nothing may reach."""
-    (tmp_path / "ws").mkdir()
-    (tmp_path / "outside").mkdir()
-    (tmp_path / "outside" / "secret.txt").write_text("secret\n")
-    return tmp_path / "ws"
-
-
-@pytest.fixture()
 def tools(ws: Path, tmp_path: Path) -> ToolExecutor:
     return ToolExecutor(ws, home=tmp_path / "home", bash_timeout=10)
 
