@@ -41,7 +41,8 @@ class Checkpoints:
         self.plan_doc = self.build / "ORCHESTRATION_PLAN.md"
         self.tasks_file = root / plan["inputs"]["tasks"]["path"]
         self.tasks_tag = plan["inputs"]["tasks"].get("tag")  # the Task Master tag the plan was compiled from
-        self.status_words = _status_words(root, plan)
+        self.status_words = {w: Family(f) for w, f in plan["config"]["statuses"].items()}  # [statuses] in storyc.toml
+        self._seen = {"offset": 0, "events": []}  # events.jsonl read so far
 
     def event(self, kind: str, **fields: Any) -> dict:
         """Record one event; after a story or wave event, regenerate the views."""
@@ -59,7 +60,7 @@ class Checkpoints:
 
     def events(self) -> list[dict]:
         """Every event so far; read once, then only what was appended since (the log only grows)."""
-        cache = self.__dict__.setdefault("_seen", {"offset": 0, "events": []})
+        cache = self._seen
         try:
             with open(self.events_file, "rb") as f:
                 f.seek(cache["offset"])
@@ -111,20 +112,6 @@ class Checkpoints:
             text = old.rstrip("\n") + "\n\n" + block
         if text != old:
             atomic_write(self.kanban_file, text)
-
-
-def _status_words(root: Path, plan: dict) -> dict[str, Family]:
-    """The [statuses] words the tasks file was read with: the plan's, else storyc.toml's."""
-    words = plan["config"].get("statuses")
-    if words is None:
-        from storyc.compiler.config import load_config
-        from storyc.errors import StorycError
-
-        try:
-            words = {w: f.value for w, f in load_config(root)[0].statuses.items()}
-        except (StorycError, OSError, ValueError):
-            words = {}
-    return {w: Family(f) for w, f in words.items()}
 
 
 def log_line(e: dict) -> str:
