@@ -125,6 +125,7 @@ class Runner(_Section):
     max_turns: int = Field(default=50, ge=1)
     timeout_s: int = Field(default=1800, ge=1)
     scripts: str = ".storyc/scripts"  # the scripted runner's turns, one <story-id>.toml per story
+    env: list[str] | None = None  # the command runner's environment: None, all of yours; a list, only those names and the basics
 
 
 class Execution(_Section):

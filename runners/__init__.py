@@ -12,9 +12,9 @@ def make_runner(root: Path, plan: dict[str, Any]):
     runner, paths = config["runner"], config["paths"]
     kind = runner["kind"]
     if kind == "command":
-        from .command import CommandRunner
+        from .command import CommandRunner, allowed_env
 
-        return CommandRunner(runner["argv"], runner["timeout_s"])
+        return CommandRunner(runner["argv"], runner["timeout_s"], allowed_env(runner["env"]))
     home = root / paths["build"] / "agent-home"
 
     def make_executor(task):

@@ -29,6 +29,15 @@ def fill(argv: list[str], task: AgentTask) -> list[str]:
     return [pattern.sub(lambda m: values[m[0][1:-1]], arg) for arg in argv]
 
 
+def allowed_env(names: list[str] | None) -> dict[str, str] | None:
+    """`[runner] env`: None passes the whole environment; a list passes only the basics (PATH, HOME,
+    locale, TMPDIR) and those names, so an agent CLI gets its own key and none of the others."""
+    if names is None:
+        return None
+    basics = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "SHELL", "TMPDIR")
+    return {key: os.environ[key] for key in (*basics, *names) if key in os.environ}
+
+
 class CommandRunner:
     def __init__(self, argv: list[str], timeout: float, env: dict[str, str] | None = None):
         self.argv, self.timeout, self.env = argv, timeout, env

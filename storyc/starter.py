@@ -84,6 +84,7 @@ budget_usd = 5.0                         # per story, all its agent calls togeth
 max_turns = 50                           # per story
 timeout_s = 1800                         # per story, wall time
 scripts = ".storyc/scripts"              # for kind = "scripted": <story-id>.toml with [[builder]] turns
+# env = ["OPENAI_API_KEY"]               # for kind = "command": pass only these (and PATH, HOME, locale); unset: everything
 
 [execution]
 barrier = "none"                         # none: by the graph; wave: strict wave gates

@@ -325,3 +325,21 @@ def test_the_story_s_wall_time_budget_kills_its_agent_and_blocks_it(tmp_path: Pa
     assert [e["stop"] for e in finished] == ["timeout"]  # one call, killed; then the budget is spent
     assert project.statuses()["A"] == "blocked" and project.statuses()["B"] == "done"
     assert "timeout_s = 2 s of wall time used up" in project.events("story_blocked")[0]["reason"]
+
+
+def test_runner_env_passes_only_the_names_it_lists(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("STORYC_TEST_SECRET", "do-not-pass")
+    monkeypatch.setenv("STORYC_TEST_WANTED", "pass-me")
+    project = Project(tmp_path, "none", stories={"A": []})
+    agent = tmp_path / "agent" / "env.py"
+    agent.write_text("import json, os, sys\nos.makedirs('out', exist_ok=True)\nopen('out/A.txt', 'w').write('ok A')\n"
+                     "json.dump(dict(os.environ), open(sys.argv[1], 'w'))\n")
+    seen = tmp_path / "agent" / "seen.json"
+    config = (project.root / "storyc.toml").read_text()
+    config = config[: config.index("argv = ")] + f'argv = ["{sys.executable}", "{agent}", "{seen}"]\nenv = ["STORYC_TEST_WANTED"]\n' + config[config.index("max_attempts"):]
+    (project.root / "storyc.toml").write_text(config)
+    api.build(project.root)
+    result = project.doit()
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = json.loads(seen.read_text())
+    assert env["STORYC_TEST_WANTED"] == "pass-me" and "STORYC_TEST_SECRET" not in env and env["PATH"]
