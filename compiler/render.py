@@ -57,7 +57,7 @@ def render(env: jinja2.Environment, name: str, **context) -> str:
         text = env.get_template(name).render(**context)
         text.encode("utf-8")  # {{ "\ud800" }} renders, but could not be written
         return text
-    except Exception as exc:  # noqa: BLE001: a user's template can raise anything
+    except Exception as exc:  # noqa: BLE001 -- a user's template can raise anything
         error = _template_error(env, name, exc)
         if error.where is not None and Path(error.where.file).resolve().is_relative_to(PACKAGE_TEMPLATES):
             raise
