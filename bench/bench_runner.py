@@ -56,6 +56,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyc.runners.base import Usage
+from storyc.runners.money import cost as priced
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "shop"
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
@@ -97,13 +100,8 @@ class Tally:
 
 
 def price_of(prices, model: str, usage: dict[str, int]) -> float:
-    p = prices[model]
-    return (
-        usage["input_tokens"] * p.input
-        + usage["output_tokens"] * p.output
-        + usage["cache_read_input_tokens"] * p.cache_read
-        + usage["cache_creation_input_tokens"] * p.cache_write
-    ) / 1_000_000
+    """The Messages API's usage, priced by storyc's own `money.cost`."""
+    return priced(Usage(usage["input_tokens"], usage["output_tokens"], usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"]), prices[model])
 
 
 def strip_mark(block: dict) -> dict:

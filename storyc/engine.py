@@ -29,9 +29,9 @@ from storyc.runners import make_runner
 from storyc.runners.base import AgentResult, AgentTask, Budget, RunAborted, Usage
 from storyc.stamps import (
     MISSING,
+    exclusions,
     file_digest,
     files_now,
-    exclusions,
     load_record,
     out_path,
     output_hash,

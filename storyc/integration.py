@@ -9,14 +9,13 @@ the check runs again.
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 from storyc.engine import Attempts, Sprint, load_sprint, reported
 from storyc.files import atomic_write
 from storyc.runners.proc import run_process
 from storyc.stamps import MISSING, load_record, read_out, stamp_name
-from storyc.workspace import git_toplevel, undo_patch
+from storyc.workspace import git_toplevel, redo_patch, undo_patch
 
 TIMEOUT = 3600.0
 
@@ -110,10 +109,5 @@ def find_culprit(sprint: Sprint, stories: list[str], command: str) -> str | None
             break
     for sid in reversed(undone):
         if sid != culprit:
-            _reapply(sprint, sid)
+            redo_patch(sprint.root, sprint.build, stamp_name(sprint.stories[sid]["spec"]))
     return culprit
-
-
-def _reapply(sprint: Sprint, sid: str) -> None:
-    patch = sprint.build / "stamps" / f"{stamp_name(sprint.stories[sid]['spec'])}.patch"
-    subprocess.run(["git", "apply", "--whitespace=nowarn", str(patch)], cwd=git_toplevel(sprint.root), capture_output=True)

@@ -245,9 +245,19 @@ def _ignore_build(build: Path) -> None:
 
 def undo_patch(root: Path, build: Path, name: str) -> bool:
     """Take a story's applied change back out of the working tree; False if it will not come out cleanly."""
+    return _apply_kept_patch(root, build, name, reverse=True)
+
+
+def redo_patch(root: Path, build: Path, name: str) -> bool:
+    """Put a story's change, taken out by `undo_patch`, back into the working tree."""
+    return _apply_kept_patch(root, build, name, reverse=False)
+
+
+def _apply_kept_patch(root: Path, build: Path, name: str, *, reverse: bool) -> bool:
     patch_file = build / "stamps" / f"{name}.patch"
     if not patch_file.is_file() or not patch_file.read_bytes().strip():
         return False
     with lock_for(build, "git"):
-        result = subprocess.run(["git", "apply", "-R", "--whitespace=nowarn", str(patch_file)], cwd=git_toplevel(root), capture_output=True)
+        result = subprocess.run(["git", "apply", *(["-R"] if reverse else []), "--whitespace=nowarn", str(patch_file)],
+                                cwd=git_toplevel(root), capture_output=True)
     return result.returncode == 0

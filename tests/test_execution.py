@@ -343,3 +343,15 @@ def test_runner_env_passes_only_the_names_it_lists(tmp_path: Path, monkeypatch) 
     assert result.returncode == 0, result.stdout + result.stderr
     env = json.loads(seen.read_text())
     assert env["STORYC_TEST_WANTED"] == "pass-me" and "STORYC_TEST_SECRET" not in env and env["PATH"]
+
+
+def test_the_innocent_stories_taken_out_while_looking_for_the_culprit_are_put_back(tmp_path: Path) -> None:
+    sprint = "\n## Integration Points\n\n| Integration Point | Stories Involved | Verification |\n| --- | --- | --- |\n| A with C | A → C | `python integ.py` |\n"
+    project = Project(tmp_path, "worktree", behaviour={"A": {"evil_unless_told": True}}, sprint_extra=sprint)
+    project.write("integ.py", "import pathlib, sys\na = pathlib.Path('out/A.txt')\nsys.exit('A is evil' if a.exists() and 'evil' in a.read_text() else 0)\n")
+    project.git("add", "integ.py")
+    project.git("commit", "-qm", "integration check")
+    result = project.doit("-n", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [e["culprit"] for e in project.events("integration_failed")] == ["A"]  # C, newer, was taken out first, then put back
+    assert (project.root / "out/C.txt").read_text() == "ok C" and (project.root / "out/A.txt").read_text() == "ok A"
