@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import jinja2
 
@@ -28,7 +29,9 @@ from .specs import spec_path, spec_text
 from .tasks import TaskFile, key_in, load_tasks
 
 SCHEMA_VERSION = 1
-TARGET_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED, Family.DEFERRED}
+# Status is an output and the stamp decides: every story in scope is a target whatever its
+# status (a done one is up to date, rebuilt or adopted by its stamp), a cancelled one aside.
+TARGET_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED, Family.DEFERRED, Family.DONE}
 OPEN_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED}
 ROLES = ("system", "builder", "validator", "fix")  # the prompt templates a story uses
 ROLES_REVIEWED = (*ROLES, "reviewer")
@@ -120,7 +123,8 @@ def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str]]:
                 " (| ID | Title | then | --- | --- |), a bullet list of ids (- US-001), or one heading per story (### US-001: Title)",
             )
     else:
-        chosen = {s.id for s in tf.stories if tf.family(s) in OPEN_FAMILIES}
+        built = _built(inputs)
+        chosen = {s.id for s in tf.stories if tf.family(s) in OPEN_FAMILIES or (s.id in built and tf.family(s) != Family.CANCELLED)}
     pulled_in: set[str] = set()
     if with_deps:
         stack = list(chosen)
@@ -132,6 +136,16 @@ def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str]]:
                     stack.append(dep)
     scope = [s for s in tf.stories if s.id in chosen]
     return scope, [s.id for s in scope if s.id in pulled_in]
+
+
+def _built(inputs: Inputs) -> set[str]:
+    """The stories with a stamp in the build folder: with no sprint file, a story storyc built
+    stays in scope once it is done, so that its stamp goes on deciding (an edit rebuilds it)."""
+    try:
+        stamped = {name[:-4] for name in os.listdir(inputs.root / inputs.config.paths.build / "stamps") if name.endswith(".out")}
+    except OSError:
+        return set()
+    return {s.id for s in inputs.tasks.stories if PurePosixPath(spec_path("", s.id)).stem in stamped}
 
 
 def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:

@@ -22,15 +22,15 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
     targets = plan.targets
     by_id = {s.id: s for s in plan.stories}
     config = plan.config
-    done = [s for s in plan.stories if not s.target]
+    left_out = [s for s in plan.stories if not s.target]
     return {
         "plan": plan,
         "config": config,
         "sprint_label": _sprint_label(plan),
         "created": plan.sprint.date or ("not dated (set `date:` in the sprint's front matter)" if plan.sprint.file else "not dated (no sprint file)"),
-        "scope": _scope(plan, targets, done),
+        "scope": _scope(plan, targets),
         "targets": targets,
-        "done": done,
+        "left_out": left_out,
         "defaulted": [s.id for s in targets if s.size_source == "default"],
         "haiku_sizes": "/".join(size for size, row in config["policy"].items() if row["model"] == "haiku"),
         "agents": _agents(plan, targets),
@@ -51,14 +51,17 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
     }
 
 
-def _scope(plan: Plan, targets: list[PlannedStory], done: list[PlannedStory]) -> str:
-    """The Stories in Scope cell: how many, from where, and what was left out."""
-    text = f"{len(plan.stories)} from `{plan.inputs['tasks']['path']}` ({len(targets)} to build, {len(done)} already done)"
+def _scope(plan: Plan, targets: list[PlannedStory]) -> str:
+    """The Stories in Scope cell: how many, from where, how far along, and what was left out."""
+    done = sum(1 for s in targets if s.family == "done")
+    text = f"{len(targets)} from `{plan.inputs['tasks']['path']}` ({done} done, {len(targets) - done} open)"
+    if cancelled := len(plan.stories) - len(targets):
+        text += f"; {cancelled} cancelled, not built"
     if plan.pulled_in:
         text += f"; {len(plan.pulled_in)} pulled in by --with-deps: {', '.join(plan.pulled_in[:10])}{', ...' if len(plan.pulled_in) > 10 else ''}"
     if plan.sprint.file is None:
         left = ", ".join(f"{len(ids)} {family.replace('_', ' ')}" for family, ids in plan.excluded.items())
-        text += f"; no sprint file, so every open story; not in scope: {left}" if left else "; no sprint file, so every open story"
+        text += f"; no sprint file, so every open story and every story storyc built; not in scope: {left}" if left else "; no sprint file, so every open story and every story storyc built"
     return text
 
 

@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyc import progress
+from storyc import freshness, progress
 from storyc.compiler import emit
 from storyc.compiler.model import Plan, TasksFile
 from storyc.compiler.plan import compile_plan
 from storyc.compiler.render import environment, user_templates
 from storyc.compiler.view import graph_text, mermaid
+from storyc.files import atomic_write
+from storyc.words import count
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,33 @@ def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None
         plan, files = _compile(root, sprint, tasks, with_deps, tag, out)  # every artifact rendered before the first is written
         build_dir = plan.config["paths"]["build"]
         known = emit.previous_spec_digests(root, build_dir)
-        return CompileResult(plan, emit.write_artifacts(root, files, build_dir, known))
+        report = emit.write_artifacts(root, files, build_dir, known)
+        _record_inputs(root, plan, freshness.Args(freshness.relative(sprint, root), freshness.relative(tasks, root), with_deps, tag, out))
+        return CompileResult(plan, report)
+
+
+def _record_inputs(root: Path, plan: Plan, args: freshness.Args) -> None:
+    """build/compiled-from.json: what `doit` checks to recompile a plan whose inputs moved."""
+    paths = plan.config["paths"]
+    compiled = {entry["path"]: entry["sha256"] for entry in plan.inputs.values()}
+    watched = ["storyc.toml", "pyproject.toml", paths["tasks"], paths["architecture"]]
+    sprint_dirs = [paths["sprints_dir"]] if args.sprint is None and not paths["sprint"] else []
+    text = freshness.record(root, paths["build"], args, compiled, watched, sprint_dirs, [paths["templates"]])
+    path = root / paths["build"] / freshness.RECORD
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except OSError:
+        pass
+    atomic_write(path, text)
+
+
+def summary(plan: Plan) -> str:
+    """`6 stories in 3 waves (2 done, 4 open)`: every target whatever its status (the stamps decide what runs)."""
+    done = sum(1 for s in plan.targets if s.family == "done")
+    cancelled = len(plan.stories) - len(plan.targets)
+    return (f"{count(len(plan.targets), 'story', 'stories')} in {count(len(plan.waves), 'wave', 'waves')} ({done} done, {len(plan.targets) - done} open"
+            + (f", {cancelled} cancelled" if cancelled else "") + ")")
 
 
 def check(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, out: str | None = None) -> Plan:

@@ -25,9 +25,9 @@ from storyc.words import count
 
 
 def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
-    """DOIT_CONFIG and a task generator for the plan next to `dodo_file`."""
+    """DOIT_CONFIG and a task generator for the plan next to `dodo_file`, recompiled first if its inputs moved."""
     root = Path(dodo_file).resolve().parent
-    plan = json.loads((root / plan_path).read_text(encoding="utf-8"))
+    plan = current_plan(root, plan_path)
     build = plan["config"]["paths"]["build"]
     config = {
         "backend": "sqlite3",
@@ -44,6 +44,59 @@ def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
 
     task_storyc.__doc__ = "storyc's compiled sprint"
     return config, task_storyc
+
+
+def current_plan(root: Path, plan_path: str) -> dict:
+    """The plan, never a stale one: as make remakes its makefile, a plan whose inputs changed
+    (tasks.json, the sprint, storyc.toml, a template, a new sprint file) is recompiled first.
+    No plan, or one that cannot be recompiled: one line, and doit stops (exit 2)."""
+    from storyc import freshness
+
+    build = str(Path(plan_path).parent)
+    rec = freshness.load(root, build)
+    if not (root / plan_path).is_file() or rec is None:
+        what = "no compiled plan" if not (root / plan_path).is_file() else f"{plan_path} has no record of its inputs ({build}/{freshness.RECORD})"
+        _stop(f"storyc: {what}: run `storyc compile` first")
+    if (why := freshness.stale(root, rec)) is not None and not _run_in_progress(root / build):
+        _recompile(root, rec, why)
+    return json.loads((root / plan_path).read_text(encoding="utf-8"))
+
+
+def _run_in_progress(build: Path) -> bool:
+    """Another doit is running this sprint (it writes tasks.json as it goes): leave its plan alone."""
+    from storyc.files import lock_for
+
+    lock = lock_for(build, "run")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def _recompile(root: Path, rec: dict, why: str) -> None:
+    from storyc import api
+    from storyc.errors import StorycError
+
+    args = rec["args"]
+    sys.stderr.write(f"storyc: {why} since the last compile; recompiling\n")
+    try:
+        result = api.build(
+            root,
+            root / args["sprint"] if args["sprint"] else None,
+            root / args["tasks"] if args["tasks"] else None,
+            with_deps=args["with_deps"], tag=args["tag"], out=args["out"],
+        )
+    except StorycError as exc:
+        sys.stderr.write(exc.render() + "\n")
+        _stop("storyc: the plan was not recompiled; fix the input above, then run `doit` again")
+    sys.stderr.write(f"storyc: {api.summary(result.plan)}\n")
+
+
+def _stop(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    raise SystemExit(2)
 
 
 def _interrupt(signum, frame):

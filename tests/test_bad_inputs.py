@@ -589,7 +589,7 @@ def compiled_good(tmp_path_factory: pytest.TempPathFactory, repo_at: Callable[[P
     r.config(GOOD_CONFIG)
     res = r.run("compile")
     assert res.code == 0, res.output
-    assert "2 stories to build in 2 waves" in res.stdout
+    assert "2 stories in 2 waves" in res.stdout
     snap = r.snapshot()
     assert {"dodo.py", "build/plan.json", "build/ORCHESTRATION_PLAN.md", "build/specs/US-002.md", "build/specs/US-003.md"} <= set(snap)
     return r.root, snap

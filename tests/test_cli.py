@@ -46,7 +46,7 @@ def test_every_command_has_help_with_an_example(name: str) -> None:
 def test_compile_writes_once_then_nothing(shop: Path) -> None:
     code, out, _ = run(["compile", "--root", str(shop)])
     assert code == 0, out
-    assert "6 stories to build in 3 waves" in out
+    assert "6 stories in 3 waves (0 done, 6 open)" in out
     assert "ordering edge US-002 -> US-003" in out
     mtimes = {p: p.stat().st_mtime_ns for p in shop.rglob("*") if p.is_file()}
     code, out, _ = run(["compile", "--root", str(shop)])
@@ -93,14 +93,19 @@ def test_status_change_does_not_touch_specs(shop: Path) -> None:
     assert not [p for p in report.written if "/specs/" in p]
 
 
-def test_done_story_is_not_a_target_and_its_spec_goes(shop: Path) -> None:
+def test_a_done_story_stays_a_target_with_the_same_spec_and_a_cancelled_one_goes(shop: Path) -> None:
     api.build(shop)
     tasks = shop / "docs/tasks/tasks.json"
-    tasks.write_text(tasks.read_text().replace('"status": "todo"', '"status": "done"', 1))
+    last = lambda text, old, new: new.join(text.rsplit(old, 1))  # noqa: E731 (US-006, the story nothing depends on)
+    tasks.write_text(last(tasks.read_text(), '"status": "todo"', '"status": "done"'))
     result = api.build(shop)
-    assert "US-001" not in {s.id for s in result.plan.targets}
-    assert result.report.removed == ["build/specs/US-001.md"]
-    assert "US-001" not in (shop / "dodo.py").read_text()  # dodo.py reads the plan; no ids in it
+    assert "US-006" in {s.id for s in result.plan.targets}  # status is an output: the stamp decides
+    assert result.report.removed == [] and "build/specs/US-006.md" in result.report.unchanged
+    tasks.write_text(last(tasks.read_text(), '"status": "done"', '"status": "cancelled"'))
+    result = api.build(shop)
+    assert "US-006" not in {s.id for s in result.plan.targets}
+    assert result.report.removed == ["build/specs/US-006.md"]
+    assert "US-006" not in (shop / "dodo.py").read_text()  # dodo.py reads the plan; no ids in it
 
 
 def test_out_option_moves_the_build_dir(shop: Path) -> None:

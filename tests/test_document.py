@@ -81,14 +81,14 @@ def test_one_attempt_means_no_fix_prompt(repo: MakeRepo) -> None:
 def test_without_a_sprint_the_scope_names_what_was_left_out(repo: MakeRepo) -> None:
     stories = [{"id": "A", "status": "done"}, {"id": "B", "status": "deferred"}, {"id": "C"}]
     doc = document(repo(tasks={"stories": stories}))
-    assert "1 from `docs/tasks/tasks.json` (1 to build, 0 already done); no sprint file, so every open story; not in scope: 1 done, 1 deferred" in doc
+    assert "1 from `docs/tasks/tasks.json` (0 done, 1 open); no sprint file, so every open story and every story storyc built; not in scope: 1 done, 1 deferred" in doc
     assert "| **Created**          | not dated (no sprint file) |" in doc
     assert "No sprint file, so no Integration Points table." in doc
 
 
 def test_nothing_open_gives_a_complete_document(repo: MakeRepo) -> None:
     doc = document(repo(tasks={"stories": [{"id": "A", "status": "done"}]}))
-    assert "No stories to build: nothing in scope is open." in doc
+    assert "No stories in scope." in doc
     assert "**Critical path**: none (no story to build)" in doc
     assert "| - | 0 | 0 | 0 | 0 |" in doc
 
@@ -120,4 +120,4 @@ def test_stories_brought_in_by_with_deps_are_named(repo: MakeRepo) -> None:
     r = repo(tasks=tasks, sprint="# Sprint 1\n\n## Stories\n\n| Story | Title |\n| --- | --- |\n| B | Cart |\n| C | Pay |\n")
     assert r.run("compile").code == 2  # D is outside the sprint and not done
     doc = document(r, "--with-deps")
-    assert "3 from `docs/tasks/tasks.json` (3 to build, 0 already done); 1 pulled in by --with-deps: D" in doc
+    assert "3 from `docs/tasks/tasks.json` (0 done, 3 open); 1 pulled in by --with-deps: D" in doc

@@ -77,15 +77,16 @@ def test_story_lines_carry_title_size_and_model(shop: Path) -> None:
         assert title in mine[0] and f"[{size}, " in mine[0] and model in mine[0]
 
 
-def test_done_story_is_no_longer_a_target(shop: Path) -> None:
+def test_a_done_story_is_still_a_target_and_a_cancelled_one_is_not(shop: Path) -> None:
     tasks = shop / "docs/tasks/tasks.json"
     data = json.loads(tasks.read_text(encoding="utf-8"))
     next(s for s in data["stories"] if s["id"] == "US-001")["status"] = "done"
+    next(s for s in data["stories"] if s["id"] == "US-006")["status"] = "cancelled"
     tasks.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     api.build(shop)
     targets = listed(shop)
-    assert "US-001" not in targets
-    assert set(STORIES) - {"US-001"} <= set(targets)
+    assert "US-006" not in targets
+    assert set(STORIES) - {"US-006"} <= set(targets)
     assert "integration:users-cart" in targets and "sprint" in targets
 
 

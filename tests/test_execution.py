@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -59,7 +60,7 @@ class Project:
         self.behave(behaviour or {})
         self.root = root = tmp_path / "repo"
         root.mkdir()
-        self.tasks = {
+        tasks = {
             "project": "Synthetic",
             "custom_field": {"kept": True},
             "stories": [
@@ -68,7 +69,7 @@ class Project:
                 for sid, deps in stories.items()
             ],
         }
-        self.write("docs/tasks/tasks.json", json.dumps(self.tasks, indent=4) + "\n")
+        self.write("docs/tasks/tasks.json", json.dumps(tasks, indent=4) + "\n")
         self.write("docs/sprints/sprint-001.md", "# Sprint 1: Synthetic\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in stories) + sprint_extra)
         self.write("check.py", CHECK)
         self.write("storyc.toml", f"""
@@ -97,6 +98,13 @@ isolation = "{isolation}"
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+
+    def edit_story(self, sid: str, edit: Callable[[dict], None]) -> None:
+        """A person's edit: the file as a run left it, read from disk, changed, written back."""
+        path = self.root / "docs/tasks/tasks.json"
+        data = json.loads(path.read_text())
+        edit(next(s for s in data["stories"] if s["id"] == sid))
+        path.write_text(json.dumps(data, indent=4) + "\n")
 
     def behave(self, behaviour: dict) -> None:
         (self.tools / "behaviour.json").write_text(json.dumps(behaviour))
@@ -160,23 +168,23 @@ def test_stories_of_a_wave_run_at_once_and_no_wave_barrier_holds_back_a_ready_st
 
 def test_criteria_edit_rebuilds_exactly_that_story_and_the_same_output_leaves_its_dependents(project: Project) -> None:
     assert project.doit("-n", "4").returncode == 0
+    assert set(project.statuses().values()) == {"done"}
     project.reset_calls()
-    project.tasks["stories"][2]["acceptance_criteria"].append("and it is tidy")  # C
-    project.write("docs/tasks/tasks.json", json.dumps(project.tasks, indent=4) + "\n")
-    api.build(project.root)
-    result = project.doit("-n", "4")
+    project.edit_story("C", lambda c: c["acceptance_criteria"].append("and it is tidy"))
+    result = project.doit("-n", "4")  # no `storyc compile`: doit recompiles a plan whose inputs moved
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "docs/tasks/tasks.json changed since the last compile; recompiling" in result.stderr
     assert [c["story"] for c in project.calls()] == ["C"]  # D depends on C, but C's output is the same bytes
     assert "▶ D" not in result.stdout
+    assert set(project.statuses().values()) == {"done"}
+    assert project.doit().stdout.count("▶") == 0
 
 
 def test_a_changed_output_re_verifies_dependents_without_an_agent(project: Project) -> None:
     assert project.doit("-n", "4").returncode == 0
     project.reset_calls()
     project.behave({"C": {"content": "C, second version"}})
-    project.tasks["stories"][2]["title"] = "Story C, reworded"
-    project.write("docs/tasks/tasks.json", json.dumps(project.tasks, indent=4) + "\n")
-    api.build(project.root)
+    project.edit_story("C", lambda c: c.update(title="Story C, reworded"))
     result = project.doit("-n", "4")
     assert result.returncode == 0, result.stdout + result.stderr
     assert [c["story"] for c in project.calls()] == ["C"]

@@ -233,7 +233,7 @@ def test_an_empty_task_list_compiles_to_an_empty_plan(repo: MakeRepo, tasks: Any
     r = repo(tasks=tasks)
     res = r.run("compile")
     assert res.code == 0, res.output
-    assert "0 stories to build in 0 waves" in res.stdout
+    assert "0 stories in 0 waves (0 done, 0 open)" in res.stdout
     plan = json.loads((r.root / "build/plan.json").read_text())
     assert (plan["stories"], plan["edges"], plan["waves"], plan["excluded"]) == ([], [], [], {})
     assert plan["critical_path"] == {"stories": [], "hours": 0.0}

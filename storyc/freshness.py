@@ -1,0 +1,133 @@
+"""A compile's inputs into a record, and the record into a verdict: is the plan still theirs?
+
+`storyc compile` leaves `build/compiled-from.json` beside the plan: how it was
+called, the storyc version, and each input file with the digest that was
+compiled and the stat it had (absent files too, so a storyc.toml or a sprint
+file that appears later counts). Before doit runs the plan, `stale()` compares:
+stat first, a digest only for a file whose stat moved, so a plan that is still
+current costs a few stats. The record is a cache, not an artifact: it is never
+hashed, and it is rewritten only when what it says changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyc import __version__
+
+RECORD = "compiled-from.json"
+
+
+@dataclass(frozen=True)
+class Args:
+    """How `storyc compile` was called, so that a recompile asks for the same plan."""
+
+    sprint: str | None = None
+    tasks: str | None = None
+    with_deps: bool = False
+    tag: str | None = None
+    out: str | None = None
+
+
+def record(root: Path, build: str, args: Args, compiled: dict[str, str], watched: list[str], sprint_dirs: list[str], template_dirs: list[str]) -> str:
+    """The record's text. `compiled` maps an input's path (relative to root) to the digest
+    that was compiled; `watched` are more paths whose appearance or change matters."""
+    files = {}
+    for rel in sorted(set(compiled) | set(watched)):
+        files[rel] = _entry(root / rel, compiled.get(rel))
+    for folder in template_dirs:
+        for rel in _listing(root, folder, None):
+            files[rel] = _entry(root / rel, None)
+    data = {
+        "storyc": __version__,
+        "build": build,
+        "args": args.__dict__,
+        "files": files,
+        "sprint_dirs": {folder: _listing(root, folder, ".md") for folder in sprint_dirs},
+        "template_dirs": {folder: _listing(root, folder, None) for folder in template_dirs},
+    }
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def _entry(path: Path, compiled: str | None) -> dict | None:
+    """The file's digest and stat; the stat only if the bytes on disk are the bytes compiled
+    (a file edited while the compile ran must look changed to the next check)."""
+    try:
+        st = path.stat()
+        digest = _sha256(path)
+    except OSError:
+        return None
+    if compiled is not None and digest != compiled:
+        return {"sha256": compiled, "size": None, "mtime_ns": None}
+    return {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _listing(root: Path, folder: str, suffix: str | None) -> list[str]:
+    base = root / folder
+    if not base.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        out += [Path(dirpath, f).relative_to(root).as_posix() for f in sorted(filenames) if suffix is None or f.endswith(suffix)]
+    return out
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def load(root: Path, build: str) -> dict | None:
+    try:
+        return json.loads((root / build / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def stale(root: Path, rec: dict) -> str | None:
+    """What changed since the compile that wrote `rec`, in a few words; None when nothing did."""
+    if rec.get("storyc") != __version__:
+        return f"storyc changed ({rec.get('storyc')} -> {__version__})"
+    for rel, was in rec["files"].items():
+        path = root / rel
+        try:
+            st = path.stat()
+        except OSError:
+            if was is not None:
+                return f"{rel} was removed"
+            continue
+        if was is None:
+            return f"{rel} appeared"
+        if (st.st_size, st.st_mtime_ns) == (was["size"], was["mtime_ns"]):
+            continue
+        try:
+            if _sha256(path) != was["sha256"]:
+                return f"{rel} changed"
+        except OSError:
+            return f"{rel} cannot be read"
+    for folder, names in rec["sprint_dirs"].items():
+        now = _listing(root, folder, ".md")
+        if now != names:
+            new = sorted(set(now) - set(names))
+            return f"a new sprint file ({new[0]})" if new else f"a sprint file was removed from {folder}"
+    for folder, names in rec["template_dirs"].items():
+        if _listing(root, folder, None) != names:
+            return f"the templates in {folder} changed"
+    return None
+
+
+def relative(path: str | os.PathLike | None, root: Path) -> str | None:
+    """A path as the record keeps it: relative to the root when inside it."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(p.resolve())
+
