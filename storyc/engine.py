@@ -121,28 +121,48 @@ def run_story(root: str, plan_path: str, story_id: str) -> bool:
     story = sprint.stories[story_id]
     record = load_record(sprint.record_file(story_id))
     upstream = {u: read_out(sprint.root, sprint.out(u)) or MISSING for u in story["after"]}
-    if record is not None:
-        files = files_now(sprint.root, record, story["files"], sprint.exclude[story_id])
-        if record.get("spec_sha256") == story["spec_sha256"] and record.get("upstream") == upstream and output_hash(files) == record.get("output_sha256"):
-            # doit forgot (a killed run saves nothing) but storyc's stamp remembers.
-            if read_out(sprint.root, sprint.out(story_id)) != record["output_sha256"]:
-                write_stamp(sprint.root, sprint.out(story_id), sprint.record_file(story_id), record)
-            sprint.checkpoints.event("story_skipped", story=story_id, reason="up to date")
-            return True
-    elif story["family"] == "done":
+    if record is None and story["family"] == "done":
         _stamp(sprint, story, upstream, [], by="hand", mode="none", started=time.time())
         sprint.checkpoints.event("story_skipped", story=story_id, reason="done by hand (no stamp)")
         print(f"{story_id}: done by hand; stamped, not run")
         return True
-    mode = "verify" if record is not None and record.get("spec_sha256") == story["spec_sha256"] else "build"
-    return Attempts(sprint, story, upstream, mode).run()
+    mode, cause = decide(sprint, story, record, upstream)
+    if mode == "none":
+        # doit forgot (a killed run saves nothing) but storyc's stamp remembers.
+        if read_out(sprint.root, sprint.out(story_id)) != record["output_sha256"]:
+            write_stamp(sprint.root, sprint.out(story_id), sprint.record_file(story_id), record)
+        sprint.checkpoints.event("story_skipped", story=story_id, reason="up to date")
+        return True
+    return Attempts(sprint, story, upstream, mode, cause=cause).run()
+
+
+def decide(sprint: Sprint, story: dict, record: dict | None, upstream: dict[str, str]) -> tuple[str, str]:
+    """What the story needs from its stamp, and why: ("build" | "verify" | "none", cause).
+
+    The cause goes into the events and the stamp, so that every agent call can be traced to
+    the change that asked for it.
+    """
+    if record is None:
+        return "build", "no stamp yet"
+    if record.get("spec_sha256") != story["spec_sha256"]:
+        return "build", "its spec changed"
+    moved = sorted(u for u, out in upstream.items() if record.get("upstream", {}).get(u) != out)
+    if moved or set(record.get("upstream", {})) != set(upstream):
+        return "verify", "upstream output changed: " + (", ".join(moved) or "its dependencies")
+    files = files_now(sprint.root, record, story["files"], sprint.exclude[story["id"]])
+    if output_hash(files) != record.get("output_sha256"):
+        was = record.get("files", {})
+        digest = lambda entries, f: (entries.get(f) or [None] * 3)[2]  # noqa: E731 ([size, mtime_ns, sha256])
+        edited = sorted(f for f in set(files) | set(was) if digest(files, f) != digest(was, f))
+        return "verify", "its files changed: " + ", ".join(edited[:5]) + (", ..." if len(edited) > 5 else "")
+    return "none", "up to date"
 
 
 class Attempts:
     """One story's way through the recovery ladder, within one run."""
 
-    def __init__(self, sprint: Sprint, story: dict, upstream: dict[str, str], mode: str, failure: str | None = None):
-        self.sprint, self.story, self.upstream, self.mode = sprint, story, upstream, mode
+    def __init__(self, sprint: Sprint, story: dict, upstream: dict[str, str], mode: str, failure: str | None = None, cause: str = ""):
+        self.sprint, self.story, self.upstream, self.mode, self.cause = sprint, story, upstream, mode, cause
         self.id = story["id"]
         self.name = stamp_name(story["spec"])
         self.log = sprint.build / "logs" / f"{self.name}.log"
@@ -156,8 +176,8 @@ class Attempts:
         cp = self.sprint.checkpoints
         self.log.parent.mkdir(parents=True, exist_ok=True)
         cp.status(self.id, "in_progress")
-        cp.event("story_started", story=self.id, mode=self.mode)
-        print(f"{self.id}: {'re-verifying (its inputs or files changed)' if self.mode == 'verify' else 'building'}")
+        cp.event("story_started", story=self.id, mode=self.mode, cause=self.cause)
+        print(f"{self.id}: {'re-verifying' if self.mode == 'verify' else 'building'}" + (f" ({self.cause})" if self.cause else ""))
         ws = None
         try:
             ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation, self.story["files"])
@@ -353,7 +373,7 @@ class Attempts:
 
     def _done(self, ws: Workspace, changed: list[str]) -> bool:
         changed = ws.bring_home() or changed
-        record = _stamp(self.sprint, self.story, self.upstream, changed, by="agent" if self.calls else "gates", mode=self.mode, started=self.started, calls=self.calls)
+        record = _stamp(self.sprint, self.story, self.upstream, changed, by="agent" if self.calls else "gates", mode=self.mode, started=self.started, calls=self.calls, cause=self.cause)
         self.sprint.checkpoints.status(self.id, "done")
         self.sprint.checkpoints.event("story_done", story=self.id, attempts=len(self.calls), cost_usd=record["cost_usd"], tokens=record["tokens"], output_sha256=record["output_sha256"])
         print(f"{self.id}: done ({len(self.calls)} agent call(s), ${record['cost_usd']:.4f})")
@@ -374,7 +394,7 @@ def _read_if_file(path: Path) -> str | None:
         return None
 
 
-def _stamp(sprint: Sprint, story: dict, upstream: dict, changed: list[str], *, by: str, mode: str, started: float, calls: list | None = None) -> dict:
+def _stamp(sprint: Sprint, story: dict, upstream: dict, changed: list[str], *, by: str, mode: str, started: float, calls: list | None = None, cause: str = "") -> dict:
     calls = calls or []
     files = snapshot(sprint.root, story_files(sprint.root, story["files"], changed, sprint.exclude[story["id"]]))
     usage = sum((Usage(c["tokens"]["input"], c["tokens"]["output"], c["tokens"]["cache_read"], c["tokens"]["cache_write"]) for c in calls), Usage())
@@ -386,6 +406,7 @@ def _stamp(sprint: Sprint, story: dict, upstream: dict, changed: list[str], *, b
         "output_sha256": output_hash(files),
         "by": by,
         "mode": mode,
+        "cause": cause,
         "calls": calls,
         "models": sorted({c["model"] for c in calls}),
         "tokens": usage.as_dict(),

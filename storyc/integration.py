@@ -49,7 +49,7 @@ def run_point(root: str, plan_path: str, slug: str) -> bool:
     story = sprint.stories[culprit]
     upstream = {u: read_out(sprint.root, sprint.out(u)) or MISSING for u in story["after"]}
     brief = f"The integration check `{point['command']}` ({point['name']}) failed with your change in, and passes without it:\n{failure}"
-    if not Attempts(sprint, story, upstream, "build", failure=brief).run():
+    if not Attempts(sprint, story, upstream, "build", failure=brief, cause=f"it broke the integration point {point['name']}").run():
         return False
     passed = _check(sprint, point["name"], point["command"])[0]
     sprint.checkpoints.event("integration_passed" if passed else "integration_failed", name=point["name"], culprit=None if passed else culprit)
