@@ -41,7 +41,7 @@ def _record_inputs(root: Path, plan: Plan, args: freshness.Args) -> None:
     compiled = {entry["path"]: entry["sha256"] for entry in plan.inputs.values()}
     watched = ["storyc.toml", "pyproject.toml", paths["tasks"], paths["architecture"]]
     sprint_dirs = [paths["sprints_dir"]] if args.sprint is None and not paths["sprint"] else []
-    text = freshness.record(root, paths["build"], args, compiled, watched, sprint_dirs, [paths["templates"]])
+    text = freshness.record(root, paths["build"], args, compiled, watched, sprint_dirs, [paths["templates"]], notes(plan))
     path = root / paths["build"] / freshness.RECORD
     try:
         if path.read_text(encoding="utf-8") == text:
@@ -57,6 +57,19 @@ def summary(plan: Plan) -> str:
     cancelled = len(plan.stories) - len(plan.targets)
     return (f"{count(len(plan.targets), 'story', 'stories')} in {count(len(plan.waves), 'wave', 'waves')} ({done} done, {len(plan.targets) - done} open"
             + (f", {cancelled} cancelled" if cancelled else "") + ")")
+
+
+SHOWN_EDGES = 20  # ordering edges listed by compile; a 10,000-story sprint may have hundreds
+
+
+def notes(plan: Plan) -> list[str]:
+    """What `storyc compile` says about the plan (kept in the input record, so a no-op compile says it again)."""
+    lines = [f"{plan.project}: {summary(plan)}"]
+    ordering = [e for e in plan.edges if e.kind == "file"]
+    lines += [f"  ordering edge {edge.source} -> {edge.target}: {edge.reason}" for edge in ordering[:SHOWN_EDGES]]
+    if len(ordering) > SHOWN_EDGES:
+        lines.append(f"  ... and {len(ordering) - SHOWN_EDGES} more ordering edges (`storyc graph` shows them all)")
+    return lines
 
 
 def check(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, out: str | None = None) -> Plan:

@@ -21,7 +21,6 @@ ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), 
 TASKS = click.option("--tasks", type=click.Path(dir_okay=False, path_type=Path), help="tasks.json to read (default: [paths] tasks).")
 TAG = click.option("--tag", help="Task Master tag to read (default: master).")
 WITH_DEPS = click.option("--with-deps", is_flag=True, help="Pull unfinished dependencies from outside the sprint into scope.")
-SHOWN_EDGES = 20  # ordering edges listed by compile; a 10,000-story sprint may have hundreds
 SPRINT = click.argument("sprint", required=False, type=click.Path(dir_okay=False, path_type=Path))
 
 
@@ -51,15 +50,15 @@ def compile(sprint, tasks, with_deps, tag, out, root) -> None:
 
     Example: storyc compile docs/sprints/sprint-003.md --with-deps
     """
+    from storyc import freshness
+    args = freshness.Args(freshness.relative(sprint, root), freshness.relative(tasks, root), with_deps, tag, out)
+    if (notes := freshness.unchanged(root, args)) is not None:  # answered from digests: no compiler loaded
+        click.echo("\n".join([*notes, "  nothing changed since the last compile: wrote nothing"]))
+        return
     from storyc import api
     result = api.build(root, sprint, tasks, with_deps=with_deps, tag=tag, out=out)
-    plan, report = result.plan, result.report
-    click.echo(f"{plan.project}: {api.summary(plan)}")
-    ordering = [e for e in plan.edges if e.kind == "file"]
-    for edge in ordering[:SHOWN_EDGES]:
-        click.echo(f"  ordering edge {edge.source} -> {edge.target}: {edge.reason}")
-    if len(ordering) > SHOWN_EDGES:
-        click.echo(f"  ... and {len(ordering) - SHOWN_EDGES} more ordering edges (`storyc graph` shows them all)")
+    report = result.report
+    click.echo("\n".join(api.notes(result.plan)))
     click.echo(f"  wrote {len(report.written)} file(s), {len(report.unchanged)} unchanged" + (f", removed {len(report.removed)}" if report.removed else ""))
 
 

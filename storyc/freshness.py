@@ -20,6 +20,8 @@ from pathlib import Path
 from storyc import __version__
 
 RECORD = "compiled-from.json"
+# In the build folder; the specs folder's stat changes when a spec is added or removed.
+OUTPUTS = (".storyc-build", "plan.json", "ORCHESTRATION_PLAN.md", "specs", "specs/SHA256SUMS")
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,10 @@ class Args:
     out: str | None = None
 
 
-def record(root: Path, build: str, args: Args, compiled: dict[str, str], watched: list[str], sprint_dirs: list[str], template_dirs: list[str]) -> str:
+def record(root: Path, build: str, args: Args, compiled: dict[str, str], watched: list[str], sprint_dirs: list[str], template_dirs: list[str], notes: list[str]) -> str:
     """The record's text. `compiled` maps an input's path (relative to root) to the digest
-    that was compiled; `watched` are more paths whose appearance or change matters."""
+    that was compiled; `watched` are more paths whose appearance or change matters; `notes`
+    is what the compile said, for a compile that finds nothing changed to say again."""
     files = {}
     for rel in sorted(set(compiled) | set(watched)):
         files[rel] = _entry(root / rel, compiled.get(rel))
@@ -49,6 +52,8 @@ def record(root: Path, build: str, args: Args, compiled: dict[str, str], watched
         "files": files,
         "sprint_dirs": {folder: _listing(root, folder, ".md") for folder in sprint_dirs},
         "template_dirs": {folder: _listing(root, folder, None) for folder in template_dirs},
+        "outputs": {rel: _stat(root / rel) for rel in [*(f"{build}/{name}" for name in OUTPUTS), "dodo.py"]},
+        "notes": notes,
     }
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
@@ -64,6 +69,14 @@ def _entry(path: Path, compiled: str | None) -> dict | None:
     if compiled is not None and digest != compiled:
         return {"sha256": compiled, "size": None, "mtime_ns": None}
     return {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _listing(root: Path, folder: str, suffix: str | None) -> list[str]:
@@ -87,6 +100,39 @@ def load(root: Path, build: str) -> dict | None:
         return json.loads((root / build / RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def unchanged(root: Path, args: Args) -> list[str] | None:
+    """What the last compile said, when compiling again with `args` would write nothing:
+    same arguments, same storyc, no input moved, every output as it was left. None otherwise
+    (and then the compiler decides, reporting any bad input itself)."""
+    build = args.out.strip().rstrip("/") if args.out else _configured_build(root)
+    rec = load(root, build) if build else None
+    if rec is None or rec.get("args") != args.__dict__ or stale(root, rec) is not None:
+        return None
+    if any(_stat(root / rel) != was for rel, was in rec.get("outputs", {None: 0}).items()):
+        return None
+    return rec["notes"]
+
+
+def _configured_build(root: Path) -> str | None:
+    """[paths] build, read without loading the compiler; None when the config needs the compiler's judgement."""
+    import tomllib
+
+    for name, keys in (("storyc.toml", ()), ("pyproject.toml", ("tool", "storyc"))):
+        try:
+            data = tomllib.loads((root / name).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            return None
+        for key in keys:
+            data = data.get(key) if isinstance(data, dict) else None
+        if data is None and keys:
+            continue
+        build = (data.get("paths") or {}).get("build", "build") if isinstance(data, dict) else None
+        return build.strip().rstrip("/") if isinstance(build, str) else None
+    return "build"
 
 
 def stale(root: Path, rec: dict) -> str | None:
