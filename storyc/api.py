@@ -8,14 +8,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from storyc import freshness, progress
-from storyc.compiler import emit
-from storyc.compiler.model import Plan, TasksFile
-from storyc.compiler.plan import compile_plan
-from storyc.compiler.render import environment, user_templates
-from storyc.compiler.view import graph_text, mermaid
 from storyc.files import atomic_write
 from storyc.words import count
+
+if TYPE_CHECKING:  # the compiler is imported where it is used: `storyc status` never loads it
+    from storyc.compiler import emit
+    from storyc.compiler.model import Plan
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class CompileResult:
 
 def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, out: str | None = None) -> CompileResult:
     """Compile and write every artifact; on bad input nothing is written."""
+    from storyc.compiler import emit
+
     with _without_cyclic_gc():
         plan, files = _compile(root, sprint, tasks, with_deps, tag, out)  # every artifact rendered before the first is written
         build_dir = plan.config["paths"]["build"]
@@ -80,6 +83,10 @@ def check(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None
 
 def _compile(root: Path, sprint: Path | None, tasks: Path | None, with_deps: bool, tag: str | None, out: str | None) -> tuple[Plan, dict[str, str]]:
     """The plan and every artifact's text, by path."""
+    from storyc.compiler import emit
+    from storyc.compiler.plan import compile_plan
+    from storyc.compiler.render import environment, user_templates
+
     plan = compile_plan(root, sprint, tasks, with_deps=with_deps, tag=tag, build=out)
     env = environment(user_templates(root, plan.config["paths"]["templates"]))
     return plan, emit.artifacts(plan, env)
@@ -100,6 +107,8 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 
 def graph(plan: Plan, fmt: str = "text") -> str:
+    from storyc.compiler.view import graph_text, mermaid
+
     if fmt == "mermaid":
         return mermaid(plan)
     if fmt == "dot":
@@ -124,6 +133,8 @@ def _dot_id(text: str) -> str:
 
 
 def schema() -> dict:
+    from storyc.compiler.model import TasksFile
+
     return TasksFile.model_json_schema()
 
 
@@ -149,11 +160,14 @@ def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
     import json
 
     from storyc.checkpoints import read_events, run_active
-    from storyc.compiler.config import load_config
     from storyc.errors import InputError, Where
 
-    config, _ = load_config(root)
-    build = root / config.paths.build
+    build_dir = freshness.configured_build(root)
+    if build_dir is None:  # a config only the compiler can judge: let it (and its errors) speak
+        from storyc.compiler.config import load_config
+
+        build_dir = load_config(root)[0].paths.build
+    build = root / build_dir
     plan_file = build / "plan.json"
     if not plan_file.is_file():
         raise InputError("no compiled plan: nothing to report", Where(str(plan_file)), hint="run `storyc compile`, then `doit -n 4`")

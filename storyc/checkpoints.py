@@ -19,7 +19,6 @@ from filelock import Timeout
 from storyc import progress
 from storyc.compiler.statuses import Family
 from storyc.files import append_line, atomic_write, lock_for
-from storyc.writeback import set_status
 
 LOG_MARK = "<!-- storyc: the log below is append-only -->"
 BOARD_START = "<!-- storyc: board (regenerated) -->"
@@ -57,6 +56,8 @@ class Checkpoints:
 
     def status(self, story_id: str, family: str) -> None:
         """The story's status in tasks.json, in place, in the file's own words."""
+        from storyc.writeback import set_status  # not at the top: `storyc status` imports this module, not the compiler
+
         set_status(self.tasks_file, story_id, Family(family), lock=lock_for(self.build, "tasks"), status_words=self.status_words, tag=self.tasks_tag)
 
     def events(self) -> list[dict]:

@@ -106,7 +106,7 @@ def unchanged(root: Path, args: Args) -> list[str] | None:
     """What the last compile said, when compiling again with `args` would write nothing:
     same arguments, same storyc, no input moved, every output as it was left. None otherwise
     (and then the compiler decides, reporting any bad input itself)."""
-    build = args.out.strip().rstrip("/") if args.out else _configured_build(root)
+    build = args.out.strip().rstrip("/") if args.out else configured_build(root)
     rec = load(root, build) if build else None
     if rec is None or rec.get("args") != args.__dict__ or stale(root, rec) is not None:
         return None
@@ -115,7 +115,7 @@ def unchanged(root: Path, args: Args) -> list[str] | None:
     return rec["notes"]
 
 
-def _configured_build(root: Path) -> str | None:
+def configured_build(root: Path) -> str | None:
     """[paths] build, read without loading the compiler; None when the config needs the compiler's judgement."""
     import tomllib
 
