@@ -273,6 +273,7 @@ class SizeResult:
     in_process: float
     noop: float
     noop_in_process: float
+    noop_cli: float
     imports: float
     rss_mb: float
     traced_mb: float
@@ -308,6 +309,15 @@ def measure_size(python: str, base: Path, n: int, repeat: int, log) -> SizeResul
             raise SystemExit(f"a recompile with no change wrote {out['written']} file(s) in {root}")
         noops.append((wall, out))
         log(f"  no-op {k + 1}/{repeat}: {wall:.3f} s (build {out['build']:.3f} s, wrote nothing)")
+    clis = []
+    for k in range(repeat):
+        # The command a user types: it answers from build/compiled-from.json without loading the compiler.
+        start = time.perf_counter()
+        proc = subprocess.run([str(Path(python).with_name("storyc")), "compile", "--root", str(compiled)], capture_output=True, text=True, cwd=NEUTRAL)
+        clis.append(time.perf_counter() - start)
+        if proc.returncode != 0 or "nothing changed" not in proc.stdout:
+            raise SystemExit(f"`storyc compile` on the compiled {compiled} did not answer from its record:\n{proc.stdout}{proc.stderr}")
+        log(f"  no-op storyc compile {k + 1}/{repeat}: {clis[-1]:.3f} s")
     traced = []
     for k in range(repeat):
         _, out = run_child(python, fresh_copy(root, base / f"sprint-{n}-traced-{k}"), "tracemalloc")
@@ -320,6 +330,7 @@ def measure_size(python: str, base: Path, n: int, repeat: int, log) -> SizeResul
         in_process=statistics.median(o["build"] for _, o in colds),
         noop=statistics.median(w for w, _ in noops),
         noop_in_process=statistics.median(o["build"] for _, o in noops),
+        noop_cli=statistics.median(clis),
         imports=statistics.median(o["imports"] for _, o in colds),
         rss_mb=statistics.median(rss_mb(o["maxrss"]) for _, o in colds),
         traced_mb=statistics.median(traced) / 2**20,
@@ -434,13 +445,15 @@ def section(results: list[SizeResult], floors: dict[str, float], date: str, repe
         "with no build/ and no dodo.py, interpreter start and imports included; *in-process compile* is api.build alone in "
         "that process, after the imports; *no-op recompile* is the same fresh-process command on an already compiled "
         "repository (nothing written); *peak RSS* is ru_maxrss of the cold-compile process; *µs per story* is the "
-        "in-process compile divided by the stories.",
+        "in-process compile divided by the stories; *no-op `storyc compile`* is the command a user types on the compiled "
+        "repository, which answers from build/compiled-from.json (stats, digests of what moved) without loading the "
+        "compiler, and its ratio to the cold compile.",
         "",
-        "| size | cold compile (s) | in-process compile (s) | no-op recompile (s) | peak RSS (MB) | µs per story |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| size | cold compile (s) | in-process compile (s) | no-op recompile (s) | no-op `storyc compile` (s) | ÷ cold | peak RSS (MB) | µs per story |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
-        lines.append(f"| {r.size:,} | {r.cold:.3f} | {r.in_process:.3f} | {r.noop:.3f} | {r.rss_mb:.0f} | {r.us_per_story:,.0f} |")
+        lines.append(f"| {r.size:,} | {r.cold:.3f} | {r.in_process:.3f} | {r.noop:.3f} | {r.noop_cli:.3f} | {r.noop_cli / r.cold:.2f} | {r.rss_mb:.0f} | {r.us_per_story:,.0f} |")
     lines += [
         "",
         "Details:",

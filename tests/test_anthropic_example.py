@@ -130,7 +130,6 @@ def test_the_example_sprint_runs_end_to_end_with_the_anthropic_runner_through_52
         else:  # the SDK gave up after its 2 retries; storyc asked again, a new request
             assert retry_counts == ["0", "1", "2", "0"]
     assert sum(p.status == 529 for p in run.scenario.played) == sum(OVERLOADS.values())
-    assert run.seconds < 60
 
 
 def test_every_request_carries_cache_breakpoints_and_one_prefix_per_role(run: Run) -> None:

@@ -25,7 +25,7 @@ FAKE = dedent(
         print(json.dumps(event), flush=True)
     say({{"type": "system", "subtype": "init", "tools": ["Read", "Write"]}})
     if prompt == "hang":
-        time.sleep(10)
+        time.sleep(60)
     if prompt == "crash":
         print("Error: something broke; ANTHROPIC_API_KEY=" + os.environ["ANTHROPIC_API_KEY"], file=sys.stderr)
         sys.exit(1)
@@ -104,7 +104,7 @@ def test_a_crash_without_a_result_event(claude, tmp_path):
 def test_the_time_budget_kills_it(claude, tmp_path):
     result = claude.run(make_task(tmp_path, "hang", wall_s=0.5))
     assert (result.finished, result.stop) == (False, "timeout")
-    assert result.seconds < 10
+    assert result.seconds < 30  # killed at its budget, long before the fake's hang ends
 
 
 def test_no_claude_on_path(tmp_path):

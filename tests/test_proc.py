@@ -56,7 +56,7 @@ def test_timeout_kills_child_and_grandchild(tmp_path: Path) -> None:
     done = run_process(["sh", "-c", script], cwd=tmp_path, timeout=0.5, grace=0.5)
     assert done.timed_out
     assert done.returncode < 0
-    assert done.seconds < 5
+    assert done.seconds < 30  # killed, not waited for: the sleep is 60 s (no tighter bound: a busy machine is slow)
     pids = pids_in(tmp_path / "pids")
     assert len(pids) == 2
     assert wait_dead(pids) == []
@@ -73,7 +73,7 @@ def test_timeout_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path: Path) ->
 def test_background_grandchild_neither_hangs_us_nor_outlives_the_call(tmp_path: Path) -> None:
     done = run_process(["sh", "-c", "sleep 60 & echo $! > pids; echo started"], cwd=tmp_path, timeout=30)
     assert (done.returncode, done.timed_out, done.output) == (0, False, "started\n")
-    assert done.seconds < 5
+    assert done.seconds < 30  # killed, not waited for: the sleep is 60 s (no tighter bound: a busy machine is slow)
     assert wait_dead(pids_in(tmp_path / "pids")) == []
 
 
