@@ -20,8 +20,7 @@ from pathlib import Path
 from storyc import __version__
 
 RECORD = "compiled-from.json"
-# In the build folder; the specs folder's stat changes when a spec is added or removed.
-OUTPUTS = (".storyc-build", "plan.json", "ORCHESTRATION_PLAN.md", "specs", "specs/SHA256SUMS")
+OUTPUTS = (".storyc-build", "plan.json", "ORCHESTRATION_PLAN.md", "specs/SHA256SUMS")  # in the build folder, besides each spec
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def record(root: Path, build: str, args: Args, compiled: dict[str, str], watched
         "files": files,
         "sprint_dirs": {folder: _listing(root, folder, ".md") for folder in sprint_dirs},
         "template_dirs": {folder: _listing(root, folder, None) for folder in template_dirs},
-        "outputs": {rel: _stat(root / rel) for rel in [*(f"{build}/{name}" for name in OUTPUTS), "dodo.py"]},
+        "outputs": {rel: _stat(root / rel) for rel in [*(f"{build}/{name}" for name in OUTPUTS), "dodo.py"]} | {f"{build}/specs/*": _specs(root / build / "specs")},
         "notes": notes,
     }
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
@@ -69,6 +68,15 @@ def _entry(path: Path, compiled: str | None) -> dict | None:
     if compiled is not None and digest != compiled:
         return {"sha256": compiled, "size": None, "mtime_ns": None}
     return {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _specs(folder: Path) -> str:
+    """One stat per spec file, folded into a digest: a spec edited by hand makes the next compile a real one."""
+    try:
+        entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder) if e.is_file())
+    except OSError:
+        return ""
+    return hashlib.sha256(repr(entries).encode()).hexdigest()
 
 
 def _stat(path: Path) -> list[int] | None:
@@ -110,7 +118,10 @@ def unchanged(root: Path, args: Args) -> list[str] | None:
     rec = load(root, build) if build else None
     if rec is None or rec.get("args") != args.__dict__ or stale(root, rec) is not None:
         return None
-    if any(_stat(root / rel) != was for rel, was in rec.get("outputs", {None: 0}).items()):
+    outputs = dict(rec.get("outputs", {None: 0}))
+    if _specs(root / build / "specs") != outputs.pop(f"{build}/specs/*", None):
+        return None
+    if any(_stat(root / rel) != was for rel, was in outputs.items()):
         return None
     return rec["notes"]
 

@@ -26,6 +26,13 @@ story, attempt, model, prompt_file = sys.argv[1:5]
 here = os.path.dirname(os.path.abspath(__file__))
 plan = json.load(open(os.path.join(here, "behaviour.json"))).get(story, {})
 start = time.time()
+open(os.path.join(here, "started-" + story), "w").close()
+waited = True
+for other in plan.get("wait_for", []):  # a handshake: proves two agents ran at once, however slow the machine
+    deadline = time.time() + 60
+    while not os.path.exists(os.path.join(here, "started-" + other)) and time.time() < deadline:
+        time.sleep(0.05)
+    waited = waited and os.path.exists(os.path.join(here, "started-" + other))
 time.sleep(plan.get("sleep", 0))
 good = int(attempt) >= plan.get("fail_until", 1) and not plan.get("always_fail")
 prompt = open(prompt_file, encoding="utf-8").read()
@@ -38,7 +45,7 @@ for path, text in plan.get("also_write", {}).items():
         f.write(text)
 with open(os.path.join(here, "calls.jsonl"), "a") as f:
     f.write(json.dumps({"story": story, "attempt": int(attempt), "model": model, "start": start, "end": time.time(),
-                        "fix": "## The failure" in prompt}) + "\n")
+                        "fix": "## The failure" in prompt, "met": waited}) + "\n")
 '''
 
 CHECK = '''
@@ -158,12 +165,13 @@ def test_a_fresh_run_does_every_story_and_a_second_calls_no_agent(project: Proje
 
 
 def test_stories_of_a_wave_run_at_once_and_no_wave_barrier_holds_back_a_ready_story(tmp_path: Path) -> None:
-    project = Project(tmp_path, "worktree", behaviour={"A": {"sleep": 0.2}, "B": {"sleep": 3.0}})
+    # A waits for B to start (so they run at once); B waits for C to start, which only A's end allows:
+    # had C waited for the whole of wave 1, B would have waited in vain.
+    project = Project(tmp_path, "worktree", behaviour={"A": {"wait_for": ["B"]}, "B": {"wait_for": ["C"]}})
     result = project.doit("-n", "4")
     assert result.returncode == 0, result.stdout + result.stderr
     calls = {c["story"]: c for c in project.calls()}
-    assert calls["A"]["start"] < calls["B"]["end"] and calls["B"]["start"] < calls["A"]["end"]  # A and B at the same time
-    assert calls["C"]["start"] < calls["B"]["end"]  # C needs only A: it does not wait for the rest of wave 1
+    assert calls["A"]["met"] and calls["B"]["met"], calls
 
 
 def test_criteria_edit_rebuilds_exactly_that_story_and_the_same_output_leaves_its_dependents(project: Project) -> None:

@@ -333,7 +333,8 @@ def write_tasks(root: Path, dag: Dag, project: str | None) -> None:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every artifact's bytes; build/compiled-from.json is a cache of stats (mtimes), not an artifact."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != "compiled-from.json"}
 
 
 @COMPILE_SETTINGS
