@@ -139,20 +139,60 @@ def schema() -> dict:
 
 
 def init(root: Path = Path(".")) -> list[tuple[str, bool]]:
-    """Write storyc.toml and example docs; never overwrite. Returns (path, written)."""
-    from storyc.starter import STARTER_FILES
+    """Write storyc.toml, example docs and a .gitignore; never overwrite. Returns (path, written)."""
+    from storyc.starter import GITIGNORE_HEAD, STARTER_FILES
 
     result = []
     for rel, text in STARTER_FILES.items():
-        path = root / rel
-        if path.exists():
-            result.append((rel, False))
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("x", encoding="utf-8") as handle:  # "x": a file that appeared meanwhile is not overwritten
-            handle.write(text)
-        result.append((rel, True))
+        result.append((rel, _write_new(root / rel, text)))
+    result.append((".gitignore", _write_new(root / ".gitignore", GITIGNORE_HEAD + "".join(f"{line}\n" for line in ignore_lines(root)))))
     return result
+
+
+def _write_new(path: Path, text: str) -> bool:
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("x", encoding="utf-8") as handle:  # "x": a file that appeared meanwhile is not overwritten
+        handle.write(text)
+    return True
+
+
+def ignore_lines(root: Path = Path("."), *, missing: bool = False) -> list[str]:
+    """The .gitignore lines storyc needs (with `missing`, those the project's .gitignore does not cover)."""
+    from fnmatch import fnmatchcase
+
+    from storyc.compiler.config import load_config
+    from storyc.errors import StorycError
+    from storyc.starter import IGNORES
+
+    try:
+        build = load_config(root)[0].paths.build.strip("/") or "build"
+    except StorycError:
+        build = "build"
+    needed = {line.format(build=build): [s.format(build=build) for s in samples] for line, samples in IGNORES.items()}
+    if not missing:
+        return list(needed)
+    try:
+        text = (root / ".gitignore").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return list(needed)
+    # A line covers a path when it matches one of its folders or its name, as a .gitignore line does.
+    patterns = [_bare(line) for line in text.splitlines() if line.strip() and not line.lstrip().startswith(("#", "!"))]
+
+    def ignored(sample: str) -> bool:
+        parts = sample.split("/")
+        candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)] + parts
+        return any(fnmatchcase(c, p) for p in patterns for c in candidates)
+
+    return [line for line, samples in needed.items() if not all(map(ignored, samples))]
+
+
+def _bare(line: str) -> str:
+    line = line.strip()
+    for tail in ("/**", "/*", "/"):
+        line = line.removesuffix(tail)
+    return line.removeprefix("**/").lstrip("/")
 
 
 def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:

@@ -121,13 +121,21 @@ def graph(sprint, tasks, with_deps, tag, fmt, root) -> None:
 @cli.command()
 @ROOT
 def init(root) -> None:
-    """Write storyc.toml and example docs; never overwrite a file.
+    """Write storyc.toml, example docs and a .gitignore; never overwrite a file.
 
     Example: storyc init && storyc compile
     """
     from storyc import api
     for rel, written in api.init(root):
-        click.echo(f"{'wrote' if written else 'kept '} {rel}")
+        if rel != ".gitignore":
+            click.echo(f"{'wrote' if written else 'kept '} {rel}")
+        elif written:
+            click.echo(f"wrote {rel} ({', '.join(api.ignore_lines(root))})")
+        else:
+            click.echo(f"kept  {rel}")
+            if lines := api.ignore_lines(root, missing=True):
+                click.echo("      add these lines to it (storyc and doit write there as they run; your file is left as it is):")
+                click.echo("".join(f"        {line}\n" for line in lines), nl=False)
 
 
 @cli.command()

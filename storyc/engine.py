@@ -212,6 +212,7 @@ class Attempts:
             if spent := self._budget_spent():
                 self.failure = f"{spent} (the story's budget; raise [runner] {spent.split()[0]} to allow more). Last failure: {self.failure}"
                 break
+            ws.tidy()  # the last gates' bytecode, caches and reports are not this agent's to find
             before = self._before(ws)
             result = self._agent("builder", attempt, ws)
             changed_by_tools += result.changed
@@ -229,7 +230,9 @@ class Attempts:
             try:
                 return self._done(ws, changed)
             except MergeConflict as exc:
-                self.failure = f"Your change no longer applies to the working tree (another story changed the same lines):\n{exc}\nRedo it on the current code."
+                print(f"{self.id}: merge conflict: {exc.reason}; running it again on the current code")
+                self.sprint.checkpoints.event("merge_conflict", story=self.id, attempt=attempt, files=exc.files, reason=exc.reason)
+                self.failure = f"Your change no longer applies to the working tree (another story changed the same lines):\n{exc.reason}\nRedo it on the current code."
                 ws.close()
                 ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation, self.story["files"])
                 changed_by_tools = []

@@ -1,4 +1,4 @@
-"""The files `storyc init` writes into a repository that has none of them."""
+"""The files `storyc init` writes into a repository that has none of them, and the ignore lines it proposes."""
 
 STORYC_TOML = '''\
 # storyc configuration. Every key is optional; the values shown are the defaults
@@ -163,3 +163,12 @@ STARTER_FILES = {
     "docs/sprints/sprint-001.md": SPRINT,
     "docs/planning/ARCHITECTURE.md": ARCHITECTURE,
 }
+
+# What storyc and doit write as they run, with names a line must ignore to count as present: the build
+# folder (its name from storyc.toml), doit's state, and the bytecode of dodo.py that doit's import writes.
+IGNORES = {
+    "{build}/": ["{build}/plan.json"],
+    ".doit.db*": [".doit.db", ".doit.db.dat", ".doit.db.dir", ".doit.db.bak"],
+    "__pycache__/": ["__pycache__/dodo.cpython-311.pyc"],
+}
+GITIGNORE_HEAD = "# written by `storyc init`: what storyc and doit write as they run\n"

@@ -8,6 +8,12 @@ working tree as a patch, under a lock; a patch that no longer applies is a
 merge conflict, and the story runs again on the new base. The patch is kept
 (build/stamps/<name>.patch) so that an integration failure can undo it.
 
+The patch is what the agent changed: the worktree is staged right after the
+agent's call, before the gates run, and that index is what comes home; what the
+gates write (bytecode, caches, coverage data, reports) is removed before the
+next agent call. Bytecode and tool caches are left out of every snapshot and
+stage whatever the user's .gitignore says, for an agent may run the tests too.
+
 Working-tree changes are left uncommitted, like a colleague's: you review and
 commit them.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,8 +38,47 @@ GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "storyc", "GIT_AUTHOR_
 DIFF = ("--no-color", "--no-ext-diff", "--no-textconv", "--no-relative", "--src-prefix=a/", "--dst-prefix=b/", "--unified=3")
 
 
+# Caches of bytecode, tools and coverage: never a story's work, whoever wrote them.
+CACHES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".nyc_output"}
+CACHE_FILES = ("*.pyc", "*.pyo", ".coverage", ".coverage.*")
+NOT_WORK = (*(f":(exclude,glob)**/{d}/**" for d in sorted(CACHES)), *(f":(exclude,glob)**/{f}" for f in CACHE_FILES))
+NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
+
+
 class MergeConflict(Exception):
-    """The story's change no longer applies to the working tree."""
+    """The story's change no longer applies to the working tree: which files, and git's reason."""
+
+    def __init__(self, files: list[str], reason: str):
+        super().__init__(reason)
+        self.files, self.reason = files, reason
+
+
+def _conflict(stderr: str, paths: list[str], prefix: str) -> MergeConflict:
+    """git apply's complaint, one clause per file: `f.py: patch does not apply (hunk at line 12)`.
+
+    `paths` are the patch's files as git names them (top-relative); `prefix` is the project's folder in the repository.
+    """
+    why: dict[str, list[str]] = {}  # file ("" when git names none) -> git's reasons
+    hunks: dict[str, list[str]] = {}
+    for line in stderr.splitlines():
+        rest = line.removeprefix("error: ")
+        if rest == line or rest == "while searching for:":
+            continue  # the hunk's text git searched for
+        if rest.startswith("patch failed: "):
+            path, _, at = rest.removeprefix("patch failed: ").rpartition(":")
+            hunks.setdefault(path, []).append(at)
+            continue
+        path = next((p for p in sorted(paths, key=len, reverse=True) if rest.startswith(p + ": ")), "")
+        why.setdefault(path, []).append(rest.removeprefix(path + ": ") if path else rest)
+    parts = []
+    for path in dict.fromkeys([*why, *hunks]):
+        text = "; ".join(dict.fromkeys(why.get(path, ["patch does not apply"])))
+        if at := hunks.get(path):
+            text += f" (hunk at line{'s' if len(at) > 1 else ''} {', '.join(at)})"
+        parts.append(f"{path.removeprefix(prefix)}: {text}" if path else text)
+    reason = "; ".join(parts) or stderr.strip() or "git apply failed"
+    files = sorted(p.removeprefix(prefix) for p in {*why, *hunks} if p)
+    return MergeConflict(files, reason if len(reason) <= 600 else reason[:597] + "...")
 
 
 def git(cwd: Path, *args: str, env: dict | None = None, check: bool = True, raw: bool = False):
@@ -66,13 +112,30 @@ class Workspace:
     base: str | None = None  # the snapshot commit the worktree started from
     files: list[str] = field(default_factory=list)  # the story's file patterns
     linked: list[str] = field(default_factory=list)  # what git ignores at home, linked in (never staged)
+    top: Path | None = None  # the repository's top folder
+    outputs: list[str] = field(default_factory=list)  # ignored places the story names as its output (top-relative)
+    staged: list[str] | None = None  # the agent's change, as staged after its call (None: not staged since)
 
     def changed(self) -> list[str]:
-        """Project-relative files this attempt changed (worktree only)."""
+        """Stage what the agent left in the worktree, before the gates run: the attempt's change from
+        now on (project-relative files). Nothing the gates write after this is part of it."""
         if self.tree is None:
             return []
         self._stage()
-        return self._names()
+        self.staged = self._names()
+        return self.staged
+
+    def tidy(self) -> None:
+        """Take out what the gates wrote since `changed`, so that the next agent call finds only the
+        story's own work: tracked files back as staged, new files gone (links and what git ignores
+        stay, but not in the places the story names as its output)."""
+        if self.tree is None or self.staged is None:
+            return
+        git(self.tree, *NO_HOOKS, "checkout", "-q", "--", ".")
+        git(self.tree, "clean", "-fdq", "--", ".", *(f":(exclude,literal){p}" for p in self.linked))
+        if self.outputs:
+            git(self.tree, "clean", "-fdxq", "--", *(f":(literal){p}" for p in self.outputs))
+        self.staged = None
 
     def _names(self) -> list[str]:
         # -z: names as they are; without it git quotes any name with a non-ASCII byte ("donn\303\251es/x").
@@ -81,19 +144,19 @@ class Workspace:
         return sorted(p[len(prefix):] for p in out.split("\0") if p and p.startswith(prefix))
 
     def bring_home(self) -> list[str]:
-        """Apply the attempt's change to the working tree, under the git lock; the files it changed."""
+        """Apply the attempt's change (as staged after the agent's call) to the working tree, under the
+        git lock; the files it changed."""
         if self.tree is None:
             return []
-        self._stage()
+        files = self.changed() if self.staged is None else self.staged
         patch = git(self.tree, "diff", "--cached", "--binary", "--no-renames", *DIFF, self.base, raw=True)
-        files = self._names()
         patch_file = self.build / "stamps" / f"{self.name}.patch"
         if patch.strip():
             with lock_for(self.build, "git"):
-                top = git_toplevel(self.root)
-                result = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=top, input=patch, capture_output=True)
+                result = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=self.top, input=patch, capture_output=True)
                 if result.returncode != 0:
-                    raise MergeConflict(result.stderr.decode(errors="replace").strip())
+                    prefix = self._prefix()
+                    raise _conflict(result.stderr.decode(errors="replace"), [prefix + f for f in files], prefix)
         atomic_write(patch_file, patch)
         return files
 
@@ -105,12 +168,12 @@ class Workspace:
         shutil.rmtree(self.tree, ignore_errors=True)
 
     def _stage(self) -> None:
-        git(self.tree, "add", "-A", "--", ".", *(f":(exclude,literal){p}" for p in self.linked))
+        git(self.tree, "add", "-A", "--", ".", *NOT_WORK, *(f":(exclude,literal){p}" for p in self.linked))
         # A file the story names that git ignores (a build output, say) is still the story's output.
-        _add_ignored(self.tree, self.tree / self._prefix(), self.files)
+        self.outputs = _add_ignored(self.tree, self.tree / self._prefix(), self.files)
 
     def _prefix(self) -> str:
-        rel = self.root.resolve().relative_to(git_toplevel(self.root)).as_posix()
+        rel = self.root.resolve().relative_to(self.top).as_posix()
         return "" if rel == "." else rel + "/"
 
 
@@ -134,12 +197,9 @@ def open_workspace(root: Path, build: Path, name: str, isolation: str, files: li
         with lock_for(build, "tasks"), lock_for(build, "events"):
             base = _snapshot(top, build / "locks" / f"index-{name}", top / rel, files)
         # No hooks: a post-checkout hook of the user's (husky, say) has no business in storyc's scratch tree.
-        git(top, "-c", f"core.hooksPath={os.devnull}", "worktree", "add", "--detach", "--force", str(tree), base)
+        git(top, *NO_HOOKS, "worktree", "add", "--detach", "--force", str(tree), base)
     linked = _link_ignored(top, tree, rel.as_posix(), build, files)
-    return Workspace(path=tree / rel, root=root, build=build, name=name, tree=tree, base=base, files=list(files), linked=linked)
-
-
-CACHES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
+    return Workspace(path=tree / rel, root=root, build=build, name=name, tree=tree, base=base, files=list(files), linked=linked, top=top)
 
 
 def _link_ignored(top: Path, tree: Path, rel: str, build: Path, files: list[str]) -> list[str]:
@@ -163,7 +223,7 @@ def _link_ignored(top: Path, tree: Path, rel: str, build: Path, files: list[str]
     for path in sorted({p.rstrip("/") for p in done.stdout.decode(errors="surrogateescape").split("\0") if p.strip("/")}):
         if home and (_inside(path, home) or _inside(home, path)):
             continue
-        if any(part in CACHES for part in path.split("/")) or path.endswith((".pyc", ".pyo")):
+        if _is_cache(path):
             continue
         if any(_inside(path, h) or _inside(h, path) for h in heads):
             continue
@@ -193,7 +253,7 @@ def _snapshot(top: Path, index: Path, root: Path | None = None, files: list[str]
     head = git(top, "rev-parse", "--verify", "-q", "HEAD", check=False).strip()
     if head:
         git(top, "read-tree", head, env=env)
-    git(top, "add", "-A", ".", env=env)
+    git(top, "add", "-A", "--", ".", *NOT_WORK, env=env)
     _add_ignored(top, root or top, files, env=env)
     tree = git(top, "write-tree", env=env).strip()
     index.unlink(missing_ok=True)
@@ -201,9 +261,10 @@ def _snapshot(top: Path, index: Path, root: Path | None = None, files: list[str]
     return git(top, "commit-tree", "--no-gpg-sign", tree, *(["-p", head] if head else []), "-m", "storyc: snapshot of the working tree").strip()
 
 
-def _add_ignored(top: Path, root: Path, patterns: list[str], env: dict | None = None) -> None:
+def _add_ignored(top: Path, root: Path, patterns: list[str], env: dict | None = None) -> list[str]:
     """Stage the files the story names that git ignores: a pattern that points into an ignored place
     (`dist/bundle.js`, `dist/*.js` with `dist/` ignored) is the story's word that they are its output.
+    The ignored places (top-relative).
 
     Only there: `src/**` does not drag in the `__pycache__` folders that git ignores below `src`.
     """
@@ -212,14 +273,20 @@ def _add_ignored(top: Path, root: Path, patterns: list[str], env: dict | None = 
     heads = {p: _literal_head(p) for p in patterns}
     asked = sorted({prefix + h for h in heads.values() if h})
     if not asked:
-        return
+        return []
     result = subprocess.run(["git", "check-ignore", "-z", "--no-index", "--stdin"], cwd=top, input="\0".join(asked).encode() + b"\0",
                             capture_output=True, env={**os.environ, **GIT_ENV, **(env or {})})
     ignored = {p for p in result.stdout.decode(errors="surrogateescape").split("\0") if p}
     chosen = [p for p, h in heads.items() if h and prefix + h in ignored]
-    found = [prefix + f for f in story_files(root, chosen)] if chosen else []
+    found = [prefix + f for f in story_files(root, chosen) if not _is_cache(f)] if chosen else []
     if found:
         git(top, "add", "-f", "--", *found, env=env)
+    return sorted({prefix + heads[p] for p in chosen})
+
+
+def _is_cache(path: str) -> bool:
+    parts = path.split("/")
+    return any(part in CACHES for part in parts) or any(fnmatchcase(parts[-1], p) for p in CACHE_FILES)
 
 
 def _inside(path: str, folder: str) -> bool:
