@@ -71,7 +71,17 @@ class TaskFile:
 
 def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Family] | None = None) -> TaskFile:
     """Read tasks.json at `path`; raise InputError pointing at the first fault."""
+    if not path.exists() and not path.is_symlink():
+        raise InputError(
+            f"{path} does not exist", Where(str(path)),
+            hint="`storyc init` writes a starter tasks.json (and storyc.toml); or give the path with --tasks or [paths] tasks in storyc.toml",
+        )
     text = read_text(path)
+    if not text.strip():
+        raise InputError(
+            f"{path.name} is empty", Where(str(path)),
+            hint='write {"stories": []} for no stories yet, or run `storyc init` in an empty folder to see an example',
+        )
     try:
         data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
     except json.JSONDecodeError as exc:

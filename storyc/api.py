@@ -82,7 +82,11 @@ def _dot_id(text: str) -> str:
     return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def schema() -> dict:
+def schema(root: Path = Path(".")) -> dict:
+    """The JSON Schema of tasks.json; the same for every repository, but a --root that is no folder is an error."""
+    from storyc.compiler.source import require_root
+
+    require_root(root)
     return TasksFile.model_json_schema()
 
 
@@ -109,8 +113,10 @@ def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
 
     from storyc.checkpoints import read_events, run_active
     from storyc.compiler.config import load_config
+    from storyc.compiler.source import require_root
     from storyc.errors import InputError, Where
 
+    require_root(root)
     config, _ = load_config(root)
     build = root / config.paths.build
     plan_file = build / "plan.json"
