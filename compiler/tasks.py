@@ -71,11 +71,15 @@ class TaskFile:
 
 def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Family] | None = None) -> TaskFile:
     """Read tasks.json at `path`; raise InputError pointing at the first fault."""
-    if not path.exists() and not path.is_symlink():
+    try:
+        path.stat()
+    except FileNotFoundError:
         raise InputError(
             f"{path} does not exist", Where(str(path)),
             hint="`storyc init` writes a starter tasks.json (and storyc.toml); or give the path with --tasks or [paths] tasks in storyc.toml",
-        )
+        ) from None
+    except (OSError, ValueError):
+        pass  # read_text says what is wrong with the path
     text = read_text(path)
     if not text.strip():
         raise InputError(

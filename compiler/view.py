@@ -36,6 +36,7 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "defaulted": [s.id for s in targets if s.size_source == "default"],
         "runner": _runner(plan),
         "small_model": _small_model(plan),
+        "haiku_sizes": "/".join(size for size, row in config["policy"].items() if row["model"] == "haiku"),  # for copies of the template made before small_model
         "agents": _agents(plan, targets),
         "rationale": _rationale(plan, targets),
         "graph_text": graph_text(plan),
