@@ -188,7 +188,7 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
 
 def _validate(data: dict, path: Path, text: str, prefix: list[str]) -> Config:
     try:
-        return Config.model_validate(_policy_merge(data))
+        config = Config.model_validate(_policy_merge(data))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"] if p != "[key]"]  # pydantic's marker for a bad dict key
@@ -203,6 +203,47 @@ def _validate(data: dict, path: Path, text: str, prefix: list[str]) -> Config:
             message = f"invalid value for `{key}` in {path.name}: {err['msg']}"
             hint = _hint_for(loc)
         raise ConfigError(message, Where(str(path), line), hint=hint) from None
+    _check_model_names(config, data, path, text, prefix)
+    return config
+
+
+TIERS = ("haiku", "sonnet", "opus")
+_CLAUDE_WORDS = ("claude", *TIERS)
+
+
+def known_models(config: Config) -> list[str]:
+    """Every model name storyc knows of: the tiers, the default ids, and those configured."""
+    return list(dict.fromkeys([*TIERS, *Models().ladder, *Models().prices, *config.models.ladder, *config.models.prices]))
+
+
+def model_typo(name: str, known: list[str]) -> str | None:
+    """What a mistyped model name (`claude-sonet-4`, `Sonnet`, `hiaku`) probably meant, or None.
+
+    Only words close to Claude's family names count as typos: any other name is
+    some agent CLI's own model, and a new Claude id (`claude-sonnet-4-6`) is
+    spelled right word for word, so both are taken as written.
+    """
+    odd = {w: close[0] for w in re.findall(r"[A-Za-z]+", name) if w not in _CLAUDE_WORDS and (close := difflib.get_close_matches(w.lower(), _CLAUDE_WORDS, n=1, cutoff=0.8))}
+    if not odd:
+        return None
+    close = difflib.get_close_matches(name.lower(), [k for k in known if k != name], n=1, cutoff=0.6)
+    return close[0] if close else re.sub(r"[A-Za-z]+", lambda m: odd.get(m[0], m[0]), name)
+
+
+def _check_model_names(config: Config, data: dict, path: Path, text: str, prefix: list[str]) -> None:
+    """A model name in [models] or a [policy] row that looks mistyped is refused, with what it probably meant."""
+    models = data.get("models") if isinstance(data.get("models"), dict) else {}
+    policy = data.get("policy") if isinstance(data.get("policy"), dict) else {}
+    named = [(["models", tier], models[tier]) for tier in TIERS if tier in models]
+    named += [(["models", "prices", model], model) for model in models.get("prices") or {}]
+    named += [(["policy", size, "model"], row["model"]) for size, row in policy.items() if isinstance(row, dict) and "model" in row]
+    for loc, name in named:
+        if meant := model_typo(name, known_models(config)):
+            raise ConfigError(
+                f"model {name!r} in `{'.'.join(loc)}` of {path.name} looks mistyped",
+                Where(str(path), line_of_key(text, prefix + loc)),
+                hint=f"did you mean `{meant}`? A model is a tier (haiku, sonnet, opus) or a model id such as {Models().sonnet}",
+            )
 
 
 def _known_keys(loc: list[str]) -> list[str]:

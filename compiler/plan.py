@@ -18,8 +18,8 @@ import jinja2
 from storyc import __version__
 from storyc.errors import ConfigError, GraphError, InputError, Where
 
-from .config import GATE_NAMES, Config, build_dir_problem, line_of_key, load_config
-from .source import read_text
+from .config import GATE_NAMES, Config, build_dir_problem, known_models, line_of_key, load_config, model_typo
+from .source import read_text, require_root
 from .graph import StoryGraph
 from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
 from .render import environment, template_digest, user_templates
@@ -60,8 +60,7 @@ def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = No
 
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
-    if not root.is_dir():
-        raise InputError(f"{root} is not a folder", hint="--root names the repository: a folder that exists")
+    require_root(root)
     config, config_path = load_config(root)
     if build is not None:
         if problem := build_dir_problem(build):
@@ -165,7 +164,7 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
             if dep == story.id:
                 raise GraphError(f"story {story.id} depends on itself", where(), hint="remove its own id from its dependencies")
             if dep not in known:
-                close = difflib.get_close_matches(dep, list(known), n=3)
+                close = difflib.get_close_matches(dep, [k for k in known if k != story.id], n=3)  # never the story itself
                 raise GraphError(
                     f"story {story.id} depends on {dep!r}, which is not in {tf.path.name}",
                     where(),
@@ -235,6 +234,12 @@ def _deps_key(tf: TaskFile, story: Story) -> str:
 def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy:
     size = story.size or "M"
     row = config.policy_for(size)
+    if story.model and (meant := model_typo(story.model, known_models(config))):
+        raise InputError(
+            f"story {story.id}: model {story.model!r} looks mistyped",
+            tf.where_story(story, "model"),
+            hint=f"did you mean `{meant}`? A story's model is a tier (haiku, sonnet, opus) or a model id",
+        )
     model = config.models.tier(story.model or row.model)
     tier = next((t for t in ("haiku", "sonnet", "opus") if getattr(config.models, t) == model), "custom")
     if story.gates is not None:
@@ -345,10 +350,12 @@ def _check_prices(inputs: Inputs, scope: list[Story], stories: list[PlannedStory
             if needed not in config.models.prices:
                 tier = next((t for t in ("haiku", "sonnet", "opus") if getattr(config.models, t) == needed), "prices")
                 where = inputs.tasks.where_story(story, "model") if story.model else _config_where(inputs, ["models", tier])
+                close = difflib.get_close_matches(needed, list(config.models.prices), n=1)
                 raise ConfigError(
                     f"model {needed!r} (story {story.id}) has no price in [models.prices]",
                     where,
-                    hint=f'add [models.prices."{needed}"] with input, output, cache_read and cache_write in US dollars per million tokens',
+                    hint=(f"did you mean `{close[0]}`? Or " if close else "")
+                    + f'add [models.prices."{needed}"] with input, output, cache_read and cache_write in US dollars per million tokens',
                 )
 
 

@@ -9,6 +9,13 @@ from pathlib import Path
 from storyc.errors import InputError, StorycError, Where
 
 
+def require_root(root: Path) -> None:
+    """`--root` must name a folder that exists: say so, rather than report a file missing inside it."""
+    if not root.is_dir():
+        what = "it is a file" if root.exists() else "it does not exist"
+        raise InputError(f"{root} is not a folder: {what}", hint="--root names the repository: a folder that exists")
+
+
 def read_text(path: Path) -> str:
     """The file's text as UTF-8 (a BOM is dropped); a clear error otherwise."""
     try:

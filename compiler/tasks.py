@@ -71,7 +71,21 @@ class TaskFile:
 
 def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Family] | None = None) -> TaskFile:
     """Read tasks.json at `path`; raise InputError pointing at the first fault."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise InputError(
+            f"{path} does not exist", Where(str(path)),
+            hint="`storyc init` writes a starter tasks.json (and storyc.toml); or give the path with --tasks or [paths] tasks in storyc.toml",
+        ) from None
+    except (OSError, ValueError):
+        pass  # read_text says what is wrong with the path
     text = read_text(path)
+    if not text.strip():
+        raise InputError(
+            f"{path.name} is empty", Where(str(path)),
+            hint='write {"stories": []} for no stories yet, or run `storyc init` in an empty folder to see an example',
+        )
     try:
         data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
     except json.JSONDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 
 import jinja2
@@ -13,6 +14,7 @@ from .plan import TEST_GATES
 from .render import prompt_name, render
 
 TOOLS = {"Builder": "Read, Write, Edit, Bash", "Validator": "Bash, Read, Grep", "Reviewer": "Read, Grep, Glob"}
+COMMAND_TOOLS = "the agent CLI's own (storyc does not restrict them)"
 GATE_CHECK = {"typecheck": "0 errors", "lint": "0 errors", "test": "all pass", "integration": "all pass", "e2e": "all pass"}
 TEST_WORDS = {"unit": "Unit only", "unit+integration": "Unit + Integration", "full": "Full suite", "full+e2e": "Full + E2E"}
 BANDS = {"XS": "XS (< 2hr)", "S": "S (2-4hr)", "M": "M (4-8hr)", "L": "L (1-2d)", "XL": "XL (2-3d)"}
@@ -32,14 +34,17 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "targets": targets,
         "left_out": left_out,
         "defaulted": [s.id for s in targets if s.size_source == "default"],
-        "haiku_sizes": "/".join(size for size, row in config["policy"].items() if row["model"] == "haiku"),
+        "runner": _runner(plan),
+        "small_model": _small_model(plan),
+        "haiku_sizes": "/".join(size for size, row in config["policy"].items() if row["model"] == "haiku"),  # for copies of the template made before small_model
         "agents": _agents(plan, targets),
         "rationale": _rationale(plan, targets),
         "graph_text": graph_text(plan),
         "mermaid": mermaid(plan),
         "waves": [_wave(plan, n, ids, by_id, ordered) for n, ids, ordered in _waves_with_ordering(plan, by_id)],
         "gates": _gates(plan),
-        "matrix": [_matrix_row(size, row) for size, row in config["policy"].items()],
+        "gates_run": _gates_run(plan),
+        "matrix": [_matrix_row(plan, size, row) for size, row in config["policy"].items()],
         "integration_rows": [_integration_row(p) for p in plan.integration_points],
         "integration_strategy": _integration_strategy(plan),
         "gate_failure": _gate_failure(plan),
@@ -72,31 +77,83 @@ def _sprint_label(plan: Plan) -> str:
     return f"Sprint {sprint.number}: {sprint.name}" if sprint.name else f"Sprint {sprint.number}"
 
 
+def _is_command(plan: Plan) -> bool:
+    """The command runner: an agent CLI of the user's choice, not a Claude model in storyc's tool loop."""
+    return plan.config["runner"]["kind"] == "command"
+
+
+def _runner(plan: Plan) -> dict:
+    """How the agents run, as the Orchestrator row says it."""
+    runner = plan.config["runner"]
+    if runner["kind"] != "command":
+        return {"kind": runner["kind"], "line": f"{runner['kind']} runner for the agents"}
+    return {"kind": "command", "line": f"the agents run as `{shlex.join(runner['argv']) or '(no argv)'}` (command runner)"}
+
+
+def _model_name(plan: Plan, tier: str, model: str) -> str:
+    """`Haiku (claude-haiku-4-5)` for a Claude runner; a command runner's agent CLI gets the id alone."""
+    return model if tier == "custom" or _is_command(plan) else f"{tier.title()} ({model})"
+
+
 def _models_used(plan: Plan, stories: list[PlannedStory]) -> str:
     used = sorted({(s.policy.tier, s.policy.model) for s in stories})
-    return " / ".join(f"{tier.title()} ({model})" if tier != "custom" else model for tier, model in used) or "none (no story to build)"
+    return " / ".join(_model_name(plan, tier, model) for tier, model in used) or "none (no story to build)"
+
+
+def _passes_model(plan: Plan) -> bool:
+    return any("{model}" in arg for arg in plan.config["runner"]["argv"])
 
 
 def _agents(plan: Plan, targets: list[PlannedStory]) -> list[dict]:
     models = plan.config["models"]
     reviewed = [s for s in targets if s.policy.reviewer]
+    builder = _models_used(plan, targets)
+    reviewer = _models_used(plan, reviewed) if reviewed else f"{_model_name(plan, 'sonnet', models['sonnet'])}, no story needs it"
+    if not _is_command(plan):
+        return [
+            {"name": "Builder", "model": builder, "focus": "Code implementation", "tools": TOOLS["Builder"]},
+            {"name": "Validator", "model": f"Haiku ({models['haiku']})", "focus": "Tests, lint, typecheck (storyc runs the gates; the model condenses failures)", "tools": TOOLS["Validator"]},
+            {"name": "Reviewer", "model": reviewer, "focus": "Code review, security", "tools": TOOLS["Reviewer"]},
+        ]
+    if not _passes_model(plan):
+        builder, reviewer = (f"the agent CLI's own (argv has no `{{model}}`; STORYC_MODEL says {m})" for m in (builder, reviewer))
     return [
-        {"name": "Builder", "model": _models_used(plan, targets), "focus": "Code implementation", "tools": TOOLS["Builder"]},
-        {"name": "Validator", "model": f"Haiku ({models['haiku']})", "focus": "Tests, lint, typecheck (storyc runs the gates; the model condenses failures)", "tools": TOOLS["Validator"]},
-        {"name": "Reviewer", "model": _models_used(plan, reviewed) if reviewed else f"Sonnet ({models['sonnet']}), no story needs it", "focus": "Code review, security", "tools": TOOLS["Reviewer"]},
+        {"name": "Builder", "model": builder, "focus": "Code implementation (`{role}` and STORYC_ROLE are builder)", "tools": COMMAND_TOOLS},
+        {"name": "Validator", "model": "none", "focus": "Not called: storyc runs the gates, and a fix attempt reads their output as it is", "tools": "-"},
+        {"name": "Reviewer", "model": reviewer, "focus": "Code review, security (`{role}` and STORYC_ROLE are reviewer; the last line of its output is the verdict)", "tools": COMMAND_TOOLS},
     ]
+
+
+def _small_model(plan: Plan) -> dict:
+    """The Velocity Optimizations row on the smallest model: which sizes use it, and who else does."""
+    config = plan.config
+    sizes = "/".join(size for size, row in config["policy"].items() if row["model"] == "haiku")
+    if _is_command(plan):
+        name = f"`{config['models']['haiku']}`"
+        return {"label": "Smallest model for simple tasks", "text": f"{name} for {sizes}-sized stories (the policy's choice)" if sizes else f"No size uses {name} in this policy"}
+    return {"label": "Haiku for simple tasks", "text": f"{sizes}-sized stories (the policy's choice), and the Validator" if sizes else "No size uses Haiku in this policy; the Validator does"}
 
 
 def _rationale(plan: Plan, targets: list[PlannedStory]) -> list[str]:
     per_tier = Counter(s.policy.tier for s in targets)
     sizes = lambda tier: ", ".join(sorted({s.size for s in targets if s.policy.tier == tier}, key=list(BANDS).index))  # noqa: E731
+    models = plan.config["models"]
+    command = _is_command(plan)
     lines = []
     for tier, why in (("haiku", "repetitive or simple work"), ("sonnet", "code generation and review"), ("opus", "critical work")):
         if per_tier[tier]:
-            lines.append(f"{tier.title()} for {why}: {count(per_tier[tier], 'story', 'stories')} ({sizes(tier)})")
+            name = f"`{models[tier]}` ([models] {tier})" if command else tier.title()
+            lines.append(f"{name} for {why}: {count(per_tier[tier], 'story', 'stories')} ({sizes(tier)})")
     if per_tier["custom"]:
         lines.append(f"Models set per story: {count(per_tier['custom'], 'story', 'stories')}")
-    lines.append(f"Opus ({plan.config['models']['opus']}) only as the last rung of escalation; orchestration itself is deterministic code (storyc + doit)")
+    top = f"`{models['opus']}` ([models] opus)" if command else f"Opus ({models['opus']})"
+    lines.append(f"{top} only as the last rung of escalation; orchestration itself is deterministic code (storyc + doit)")
+    if command:
+        lines.append(
+            "The command runner passes the model to the agent CLI as `{model}` and STORYC_MODEL: name models it knows in [models]"
+            if _passes_model(plan)
+            else "The command runner's argv has no `{model}`: the agent CLI uses its own model unless it reads STORYC_MODEL"
+        )
     return lines
 
 
@@ -162,7 +219,7 @@ def _wave(plan: Plan, n: int, ids: list[str], by_id: dict[str, PlannedStory], or
                 "id": s.id,
                 "title": s.title,
                 "agent": "Builder" + (" + Reviewer" if s.policy.reviewer else ""),
-                "model": s.policy.tier.title() if s.policy.tier != "custom" else s.policy.model,
+                "model": s.policy.model if s.policy.tier == "custom" or _is_command(plan) else s.policy.tier.title(),
                 "size": s.size + (" (default)" if s.size_source == "default" else ""),
                 "deps": _dependencies(s, by_id) or "None",
             }
@@ -199,11 +256,14 @@ def _gates(plan: Plan) -> list[dict]:
     return rows
 
 
-def _matrix_row(size: str, row: dict) -> dict:
+def _matrix_row(plan: Plan, size: str, row: dict) -> dict:
     reviewer = "No"
     if row["reviewer"]:
         reviewer = "Yes" if row["review_passes"] <= 1 else f"Yes + {row['review_passes'] - 1} more pass" + ("es" if row["review_passes"] > 2 else "")
-    return {"size": BANDS[size], "reviewer": reviewer, "tests": TEST_WORDS[row["tests"]], "model": row["model"].title() if row["model"] in ("haiku", "sonnet", "opus") else row["model"]}
+    model = row["model"]
+    if model in ("haiku", "sonnet", "opus"):
+        model = plan.config["models"][model] if _is_command(plan) else model.title()
+    return {"size": BANDS[size], "reviewer": reviewer, "tests": TEST_WORDS[row["tests"]], "model": model}
 
 
 def _integration_row(point: IntegrationPoint) -> dict:
@@ -216,9 +276,21 @@ def _integration_row(point: IntegrationPoint) -> dict:
     return {"name": point.name, "stories": " → ".join(point.stories), "verification": verification, "target": f"integration:{point.slug}"}
 
 
+def _gates_run(plan: Plan) -> str:
+    """Where a story's gates run, and where the wave, integration and E2E gates do."""
+    build = plan.config["paths"]["build"]
+    if plan.config["execution"]["isolation"] == "worktree":
+        return (
+            f"A story's gates run in its own git worktree (`{build}/worktrees/<story>`), before its change reaches your working tree; "
+            "the wave, integration point and E2E gates run in the working tree, at the repository root"
+        )
+    return "Gates run in the working tree, at the repository root (isolation is off)"
+
+
 def _gate_failure(plan: Plan) -> list[str]:
     attempts = plan.config["runner"]["max_attempts"]
-    steps = ["Validator identifies specific failure (storyc keeps the gate's output)"]
+    first = "storyc keeps the failing gate's output for the fix attempt (a command runner calls no Validator)" if _is_command(plan) else "Validator identifies specific failure (storyc keeps the gate's output)"
+    steps = [first]
     if attempts > 1:
         steps += ["Spawn fix agent with narrow scope", "Re-run quality gate", f"Max {attempts} attempts → human escalation"]
     else:
@@ -256,11 +328,13 @@ def _prompts(plan: Plan, env: jinja2.Environment, targets: list[PlannedStory]) -
         "changed_files": story.files,
         "review_pass": 1,
     }
-    failure = "(the failing gate's output, condensed by the Validator)"
+    command = _is_command(plan)
+    failure = "(the failing gate's output)" if command else "(the failing gate's output, condensed by the Validator)"
     return {
         "story": story,
         "builder": render(env, prompt_name("builder"), **context).rstrip(),
-        "validator": render(env, prompt_name("validator"), **context).rstrip(),
+        # A command runner's fix attempt reads the gate output as it is: no Validator prompt is sent.
+        "validator": None if command else render(env, prompt_name("validator"), **context).rstrip(),
         "reviewer": render(env, prompt_name("reviewer"), **context).rstrip(),
         # With one attempt there is no fix attempt, and no fix prompt to show.
         "fix": render(env, prompt_name("fix"), **{**context, "attempt": 2, "failure": failure}).rstrip() if context["max_attempts"] > 1 else None,

@@ -6,17 +6,33 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/storyc-demo.XXXXXX")
-cp -R "$here/shop/." "$work"
+# The example as committed: a sprint once run inside examples/shop leaves its code, its build and
+# its statuses (every story done) in the checkout, and a copy of that would have nothing to build.
+prefix=$(git -C "$here/shop" rev-parse --show-prefix 2>/dev/null || true)
+if [ -n "$prefix" ] && git -C "$here/shop" cat-file -e "HEAD:$prefix" 2>/dev/null; then
+    if [ -n "$(git -C "$here/shop" status --porcelain --untracked-files=all -- . 2>/dev/null)" ]; then
+        echo "demo: examples/shop has local changes (a run inside it?); the demo uses the committed example"
+    fi
+    top=$(git -C "$here/shop" rev-parse --show-toplevel)
+    git -C "$top" archive --format=tar "HEAD:$prefix" | (cd "$work" && tar -xf -)
+else  # not a git checkout (an unpacked release): the files as they are, minus a run's leftovers
+    cp -R "$here/shop/." "$work"
+    rm -rf "$work/build" "$work/dodo.py" "$work"/.doit.db* "$work/.ai" "$work/docs/tasks/kanban_board.md"
+fi
 cd "$work"
-rm -rf build dodo.py .doit.db* .ai docs/tasks/kanban_board.md  # leftovers of a run inside the checkout
 if command -v git >/dev/null 2>&1; then  # each story then works in its own git worktree
     git init -q && git add -A && git -c user.name=demo -c user.email=demo@localhost commit -qm "Acme Shop before sprint 1"
 fi
-echo "== storyc compile"; storyc compile
+echo "== storyc compile"; compiled=$(storyc compile); echo "$compiled"
+case "$compiled" in
+    *"(0 already done)"*) ;;
+    *) echo "demo: some of the example's stories are already done (see docs/tasks/tasks.json in $work)" >&2; exit 1 ;;
+esac
 echo "== doit list"; doit list
 echo "== doit -n 4"; doit -n 4
 echo "== doit (again: nothing is stale, so nothing runs)"
 doit | tee build/second-run.txt
 if grep -q '▶' build/second-run.txt; then echo "demo: a story ran a second time" >&2; exit 1; fi
-echo "== storyc status"; storyc status
+echo "== storyc status"; storyc status | tee build/status.txt
+if ! head -n 1 build/status.txt | grep -q '^\*\*\([1-9][0-9]*\) of \1 stories done'; then echo "demo: not every story is done" >&2; exit 1; fi
 echo "The implemented sprint is in $work: see git status, .ai/PROGRESS.md, build/ORCHESTRATION_PLAN.md"

@@ -1,11 +1,17 @@
 """Any agent CLI, from an argv template, into an AgentResult.
 
 `[runner] argv = ["codex", "exec", "--model", "{model}", "{prompt_file}"]`: the
-placeholders {story_id}, {prompt_file}, {model}, {attempt} and {workspace} are
-filled per attempt, each argument on its own (no shell, so nothing in a story
-can inject a command). The agent runs in the workspace with stdin closed and
-its own timeout; a timeout kills its whole process group. Exit code 0 means the
-agent finished; storyc's gates then decide whether the story is done.
+placeholders {story_id}, {role}, {prompt_file}, {model}, {attempt} and
+{workspace} are filled per call, each argument on its own (no shell, so
+nothing in a story can inject a command); STORYC_STORY, STORYC_ROLE,
+STORYC_MODEL, STORYC_ATTEMPT and STORYC_PROMPT_FILE say the same in the
+environment. The prompt file holds the role's instructions, then the prompt:
+an agent CLI has no other way to get them. The agent runs in the workspace
+with stdin closed and its own timeout; a timeout kills its whole process
+group. Exit code 0 means the agent finished; storyc's gates then decide
+whether the story is done. The command is called as builder and, where the
+policy asks, as reviewer: the last line of a reviewer's output (stdout and
+stderr together) is its verdict, `VERDICT: APPROVE` or `VERDICT: CHANGES_REQUESTED`.
 """
 
 from __future__ import annotations
@@ -14,16 +20,17 @@ import os
 import re
 from pathlib import Path
 
+from storyc.files import atomic_write
 from storyc.runners.base import AgentResult, AgentTask
 from storyc.runners.loop import redact
 from storyc.runners.proc import run_process
 
-PLACEHOLDERS = ("story_id", "prompt_file", "model", "attempt", "workspace")
+PLACEHOLDERS = ("story_id", "role", "prompt_file", "model", "attempt", "workspace")
 
 
 def fill(argv: list[str], task: AgentTask) -> list[str]:
-    values = {"story_id": task.story_id, "prompt_file": str(task.prompt_file), "model": task.model,
-              "attempt": str(task.attempt), "workspace": str(task.workspace), "role": task.role}
+    values = {"story_id": task.story_id, "role": task.role, "prompt_file": str(task.prompt_file), "model": task.model,
+              "attempt": str(task.attempt), "workspace": str(task.workspace)}
     # One pass: a value that itself holds "{model}" (a story id, say) stays as it is.
     pattern = re.compile("|".join(re.escape("{" + key + "}") for key in values))
     return [pattern.sub(lambda m: values[m[0][1:-1]], arg) for arg in argv]
@@ -44,6 +51,8 @@ class CommandRunner:
 
     def run(self, task: AgentTask) -> AgentResult:
         args = fill(self.argv, task)
+        if task.system.strip():  # the role's instructions: a CLI agent takes no system prompt, so they lead the file
+            atomic_write(task.prompt_file, f"{task.system.rstrip()}\n\n{task.prompt}")
         env = {**(self.env if self.env is not None else os.environ), "STORYC_STORY": task.story_id, "STORYC_ROLE": task.role,
                "STORYC_MODEL": task.model, "STORYC_ATTEMPT": str(task.attempt), "STORYC_PROMPT_FILE": str(task.prompt_file)}
         timeout = min(self.timeout, task.budget.wall_s)

@@ -132,9 +132,12 @@ def _dot_id(text: str) -> str:
     return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def schema() -> dict:
+def schema(root: Path = Path(".")) -> dict:
+    """The JSON Schema of tasks.json; the same for every repository, but a --root that is no folder is an error."""
     from storyc.compiler.model import TasksFile
+    from storyc.compiler.source import require_root
 
+    require_root(root)
     return TasksFile.model_json_schema()
 
 
@@ -200,8 +203,10 @@ def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
     import json
 
     from storyc.checkpoints import read_events, run_active
+    from storyc.compiler.source import require_root
     from storyc.errors import InputError, Where
 
+    require_root(root)
     build_dir = freshness.configured_build(root)
     if build_dir is None:  # a config only the compiler can judge: let it (and its errors) speak
         from storyc.compiler.config import load_config

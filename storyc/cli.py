@@ -139,13 +139,14 @@ def init(root) -> None:
 
 
 @cli.command()
-def schema() -> None:
+@ROOT
+def schema(root) -> None:
     """Print the JSON Schema of tasks.json (native shape).
 
     Example: storyc schema > tasks.schema.json
     """
     from storyc import api
-    click.echo(json.dumps(api.schema(), indent=2))
+    click.echo(json.dumps(api.schema(root), indent=2))
 
 
 @cli.command()

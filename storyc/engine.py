@@ -42,7 +42,7 @@ from storyc.stamps import (
     story_files,
     write_stamp,
 )
-from storyc.workspace import MergeConflict, Workspace, open_workspace
+from storyc.workspace import CACHES, MergeConflict, Workspace, open_workspace
 
 VERDICT = re.compile(r"^\s*VERDICT:\s*(APPROVE|CHANGES_REQUESTED)\s*$", re.M)
 GATE_TIMEOUT = 1800.0
@@ -356,7 +356,13 @@ class Attempts:
         """None when every review pass approves; else what the Reviewer asked for."""
         policy = self.story["policy"]
         for review_pass in range(1, (policy["review_passes"] if policy["reviewer"] else 0) + 1):
+            before = self._files_now(ws)
             result = self._agent("reviewer", attempt, ws, review_pass)
+            # A Reviewer only reads; an agent CLI (the command runner) can write all the same, and its
+            # edits, made after the gates passed, must not reach the working tree unchecked.
+            after = self._files_now(ws)
+            if edited := sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f)):
+                return f"The Reviewer changed {', '.join(edited[:10])} instead of only reading; those changes now go through the gates with yours."
             # The verdict is the last line of the Reviewer's last message; a VERDICT line quoted from
             # a file the Builder wrote, anywhere above it, is not one.
             lines = result.text.strip().splitlines()
@@ -364,6 +370,12 @@ class Attempts:
             if not (result.finished and verdict and verdict.group(1) == "APPROVE"):
                 return result.text.strip() or f"(no verdict: the Reviewer stopped with {result.stop})"
         return None
+
+    def _files_now(self, ws: Workspace) -> dict[str, str]:
+        """Digests of what this attempt changed (in a worktree), else of the story's files."""
+        files = ws.changed() if ws.tree is not None else story_files(ws.path, self.story["files"])
+        # A Reviewer that runs the tests leaves bytecode and tool caches behind: those are no edit.
+        return {f: file_digest(ws.path / f) for f in files if not (CACHES.intersection(f.split("/")) or f.endswith((".pyc", ".pyo")))}
 
     def _before(self, ws: Workspace) -> dict[str, str]:
         return {f: file_digest(ws.path / f) for f in story_files(ws.path, self.story["files"])}

@@ -14,7 +14,7 @@ kanban = "docs/tasks/kanban_board.md"
 build = "build"
 templates = ".storyc/templates"          # your own copies of storyc's templates win
 
-[gates]                                  # shell commands run at the repository root; absent = skipped
+[gates]                                  # shell commands, run from the project root (a story's own worktree); absent = skipped
 # typecheck = "mypy src"                 # example
 # lint = "ruff check ."                  # example
 # test = "pytest -q"                     # example

@@ -160,7 +160,13 @@ def _(r: Repo) -> Expect:
 @case("json-empty-file")
 def _(r: Repo) -> Expect:
     r.tasks("")
-    return Expect(TASKS, 1, r"tasks\.json is not valid JSON: Expecting value", r"JSON syntax")
+    return Expect(TASKS, None, r"tasks\.json is empty$", r'"stories": \[\]')
+
+
+@case("json-only-whitespace")
+def _(r: Repo) -> Expect:
+    r.tasks("\n  \n")
+    return Expect(TASKS, None, r"tasks\.json is empty$", r"storyc init")
 
 
 @case("tasks-not-utf8-latin1")
@@ -173,7 +179,7 @@ def _(r: Repo) -> Expect:
 @case("tasks-file-missing")
 def _(r: Repo) -> Expect:
     (r.root / TASKS).unlink()
-    return Expect(TASKS, None, r"(?:.*/)?docs/tasks/tasks\.json does not exist", r"\[paths\]")
+    return Expect(TASKS, None, r"(?:.*/)?docs/tasks/tasks\.json does not exist", r"`storyc init` writes a starter tasks\.json.*\[paths\]")
 
 
 # ------------------------------------------------------------------ tasks.json: shape
@@ -268,6 +274,25 @@ def _(r: Repo) -> Expect:
 def _(r: Repo) -> Expect:
     r.tasks(tasks_with(lambda d: story(d, "US-003").update(depends_on=["US-002", "US-099"])))
     return Expect(TASKS, r.line_of(TASKS, '"US-099"'), r"story US-003 depends on 'US-099', which is not in tasks\.json", r"did you mean")
+
+
+@case("unknown-dependency-never-suggests-the-story-itself")
+def _(r: Repo) -> Expect:
+    # "US-03" is closest to US-003 itself: a story cannot depend on itself, so that is no suggestion.
+    r.tasks(tasks_with(lambda d: story(d, "US-003").update(depends_on=["US-002", "US-03"])))
+    return Expect(TASKS, r.line_of(TASKS, '"US-03"'), r"story US-003 depends on 'US-03', which is not in tasks\.json", r"^did you mean (?!.*US-003)US-00[124]")
+
+
+@case("story-model-mistyped")
+def _(r: Repo) -> Expect:
+    r.tasks(tasks_with(lambda d: story(d, "US-002").update(model="claude-sonet-4")))
+    return Expect(TASKS, r.line_of(TASKS, '"model": "claude-sonet-4"'), r"story US-002: model 'claude-sonet-4' looks mistyped", r"did you mean `claude-sonnet-4-5`\?")
+
+
+@case("story-model-tier-mistyped")
+def _(r: Repo) -> Expect:
+    r.tasks(tasks_with(lambda d: story(d, "US-003").update(model="Sonnet")))
+    return Expect(TASKS, r.line_of(TASKS, '"model": "Sonnet"'), r"story US-003: model 'Sonnet' looks mistyped", r"did you mean `sonnet`\?")
 
 
 @case("self-dependency")
@@ -541,6 +566,8 @@ toml_case("toml-invalid-barrier", GOOD_CONFIG + '\n[execution]\nbarrier = "waves
 toml_case("toml-policy-for-an-unknown-size", GOOD_CONFIG + '\n[policy.XXL]\nmodel = "opus"\n', "[policy.XXL]", r"(?!.*\[key\]).*\bXXL\b", r"\[policy\.XS\]")
 toml_case("toml-price-missing-a-field", GOOD_CONFIG + '\n[models.prices.claude-x]\ninput = 1.0\n', "[models.prices.claude-x]", r".*`models\.prices\.claude-x\.output`.*[Ff]ield required", r"\S")
 toml_case("toml-anthropic-model-without-a-price", GOOD_CONFIG.replace('kind = "scripted"', 'kind = "anthropic"') + '\n[models]\nsonnet = "claude-sonnet-9"\n\n[models.prices.claude-haiku-4-5]\ninput = 1.0\noutput = 5.0\n', 'sonnet = "claude-sonnet-9"', r"model 'claude-sonnet-9' \(story \S+\) has no price in \[models\.prices\]", r'add \[models\.prices\."claude-sonnet-9"\]')
+toml_case("toml-model-mistyped", GOOD_CONFIG + '\n[models]\nsonnet = "claude-sonet-4"\n', 'sonnet = "claude-sonet-4"', r"model 'claude-sonet-4' in `models\.sonnet` of storyc\.toml looks mistyped", r"did you mean `claude-sonnet-4-5`\?")
+toml_case("toml-policy-model-mistyped", GOOD_CONFIG + '\n[policy.M]\nmodel = "hiaku"\n', 'model = "hiaku"', r"model 'hiaku' in `policy\.M\.model` of storyc\.toml looks mistyped", r"did you mean `haiku`\?")
 toml_case("toml-gate-not-a-string", GOOD_CONFIG.replace('test = "python -m pytest -q"', 'test = ["pytest"]'), 'test = ["pytest"]', r"invalid value for `gates\.test` in storyc\.toml: Input should be a valid string", r"shell command")
 
 

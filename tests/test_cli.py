@@ -155,6 +155,46 @@ def test_schema_is_json_schema_of_the_native_shape() -> None:
     assert {"id", "depends_on", "files", "acceptance_criteria", "status", "size"} <= set(story["properties"])
 
 
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_takes_root(name: str) -> None:
+    """The README promises `--root DIR` on every command."""
+    assert "root" in {param.name for param in cli.commands[name].params}
+
+
+def test_schema_with_root_is_the_same_schema(tmp_path: Path) -> None:
+    code, out, err = run(["schema", "--root", str(tmp_path)])
+    assert code == 0, err
+    assert json.loads(out) == json.loads(run(["schema"])[1])
+
+
+@pytest.mark.parametrize("command", ["status", "schema", "compile", "check"])
+def test_a_root_that_does_not_exist_is_named(tmp_path: Path, command: str) -> None:
+    missing = tmp_path / "nope"
+    code, out, err = run([command, "--root", str(missing)])
+    assert code == 2, out + err
+    assert f"error: {missing} is not a folder: it does not exist" in err
+    assert "hint: --root names the repository" in err and "plan.json" not in err
+    assert not missing.exists()
+
+
+def test_a_missing_tasks_file_points_to_storyc_init(tmp_path: Path) -> None:
+    code, _, err = run(["compile", "--root", str(tmp_path)])
+    assert code == 2
+    assert "docs/tasks/tasks.json does not exist" in err and "hint: `storyc init` writes a starter tasks.json" in err
+
+
+def test_a_new_claude_id_and_another_agent_s_model_are_taken_as_written(tmp_path: Path) -> None:
+    """Only words close to Claude's family names are typos: `claude-sonnet-4-6` and `gpt-5-codex` are not."""
+    (tmp_path / "docs/tasks").mkdir(parents=True)
+    stories = [{"id": "A", "title": "a", "model": "gpt-5-codex"}, {"id": "B", "title": "b", "size": "M"}]
+    (tmp_path / "docs/tasks/tasks.json").write_text(json.dumps({"stories": stories}))
+    (tmp_path / "storyc.toml").write_text('[models]\nsonnet = "claude-sonnet-4-6"\n\n[runner]\nkind = "command"\nargv = ["agent", "{prompt_file}"]\n')
+    code, out, err = run(["compile", "--root", str(tmp_path)])
+    assert code == 0, out + err
+    models = {s["id"]: s["policy"]["model"] for s in json.loads((tmp_path / "build/plan.json").read_text())["stories"]}
+    assert models == {"A": "gpt-5-codex", "B": "claude-sonnet-4-6"}
+
+
 def test_usage_error_is_exit_2() -> None:
     code, _, err = run(["compile", "--no-such-flag"])
     assert code == 2 and "no such option" in err.lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any, Callable
@@ -121,3 +122,83 @@ def test_stories_brought_in_by_with_deps_are_named(repo: MakeRepo) -> None:
     assert r.run("compile").code == 2  # D is outside the sprint and not done
     doc = document(r, "--with-deps")
     assert "3 from `docs/tasks/tasks.json` (0 done, 3 open); 1 pulled in by --with-deps: D" in doc
+
+
+def section(doc: str, heading: str) -> str:
+    """The lines under `heading` up to the next heading of the same level or above, fenced blocks skipped."""
+    level = len(heading.split(" ")[0])
+    lines = doc.splitlines()
+    out, fence = [], None
+    for line in lines[lines.index(heading) + 1 :]:
+        if fence is None and (m := re.match(r"^(#+) ", line)) and len(m[1]) <= level:
+            break
+        if line.startswith("```"):
+            marks = line[: len(line) - len(line.lstrip("`"))]
+            fence = marks if fence is None else (None if marks == fence else fence)
+        out.append(line)
+    return "\n".join(out)
+
+
+COMMAND = '[gates]\ntest = "python -m pytest"\n\n[runner]\nkind = "command"\nargv = ["aider", "--yes-always", "--model", "{model}", "--message-file", "{prompt_file}"]\n'
+
+
+def test_a_command_runner_s_document_names_no_claude_tools_or_tiers(sprint_repo: Any) -> None:
+    sprint_repo.config(COMMAND)
+    doc = document(sprint_repo)
+    team = section(doc, "## 1. Agent Team")
+    assert "the agents run as `aider --yes-always --model '{model}' --message-file '{prompt_file}'` (command runner)" in team
+    for claude in ("Read, Write, Edit, Bash", "Bash, Read, Grep", "Read, Grep, Glob", "Haiku (", "Sonnet (", "Opus ("):
+        assert claude not in doc, claude
+    assert "| Builder | claude-sonnet-4-5 | Code implementation (`{role}` and STORYC_ROLE are builder) | the agent CLI's own (storyc does not restrict them) |" in team
+    assert "| Validator | none | Not called:" in team
+    assert "`claude-opus-4-5` ([models] opus) only as the last rung of escalation" in team
+    assert "passes the model to the agent CLI as `{model}` and STORYC_MODEL" in team
+    assert row(doc, "B")[3] == "claude-sonnet-4-5"  # the wave table names the model the CLI gets, not a tier
+    assert "| M (4-8hr) | Yes | Unit + Integration | claude-sonnet-4-5 |" in doc
+    assert "| **Smallest model for simple tasks** | `claude-haiku-4-5` for XS/S-sized stories (the policy's choice) |" in doc
+    prompts = section(doc, "## 5. Agent Prompt Templates")
+    assert "A Reviewer's verdict is the last line of the command's output: `VERDICT: APPROVE`" in prompts
+    assert "Not sent: the command runner calls no Validator" in section(prompts, "### Validator Agent Prompt")
+    assert "1. storyc keeps the failing gate's output for the fix attempt (a command runner calls no Validator)" in doc
+
+
+def test_a_command_without_model_says_the_agent_picks_its_own(sprint_repo: Any) -> None:
+    sprint_repo.config(COMMAND.replace('"--model", "{model}", ', ""))
+    team = section(document(sprint_repo), "## 1. Agent Team")
+    assert "| Builder | the agent CLI's own (argv has no `{model}`; STORYC_MODEL says claude-sonnet-4-5) |" in team
+    assert "argv has no `{model}`: the agent CLI uses its own model unless it reads STORYC_MODEL" in team
+
+
+def test_a_claude_runner_keeps_tiers_and_tools(sprint_repo: Any) -> None:
+    team = section(document(sprint_repo), "## 1. Agent Team")
+    assert "| Builder | Sonnet (claude-sonnet-4-5) | Code implementation | Read, Write, Edit, Bash |" in team
+    assert "| Validator | Haiku (claude-haiku-4-5) |" in team
+    assert "anthropic runner for the agents" in team
+
+
+def test_the_builder_checklist_lists_only_configured_gates(sprint_repo: Any) -> None:
+    builder = section(document(sprint_repo), "### Builder Agent Prompt")
+    checklist = builder[builder.index("## Verification (before reporting complete)") :]
+    assert "- [ ] Tests written and passing: `python -m pytest`" in checklist
+    assert "- [ ] No hard-coded secrets/URLs" in checklist
+    for absent in ("compiles", "Typecheck", "Lint", "Integration", "E2E"):
+        assert absent not in checklist, absent
+
+
+def test_with_no_gate_the_builder_checklist_says_nothing_checks(repo: MakeRepo) -> None:
+    r = repo(tasks={"stories": [{"id": "A", "title": "One"}]}, config="[gates]\nsecrets = false\n")
+    builder = section(document(r), "### Builder Agent Prompt")
+    checklist = builder[builder.index("## Verification (before reporting complete)") :]
+    assert checklist.count("- [ ]") == 1 and "no gate command is configured, so nothing checks it for you" in checklist
+
+
+@pytest.mark.parametrize("isolation", ["worktree", "none"])
+def test_the_document_says_where_gates_run(sprint_repo: Any, isolation: str) -> None:
+    sprint_repo.config(f'[gates]\ntest = "python -m pytest"\n\n[execution]\nisolation = "{isolation}"\n')
+    gates = section(document(sprint_repo), "### Quality Gates (Non-Negotiable)")
+    if isolation == "worktree":
+        assert "A story's gates run in its own git worktree (`build/worktrees/<story>`), before its change reaches your working tree" in gates
+        assert "the wave, integration point and E2E gates run in the working tree, at the repository root" in gates
+    else:
+        assert "Gates run in the working tree, at the repository root (isolation is off)" in gates
+    assert "Gates run at the repository root;" not in gates
