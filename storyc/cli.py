@@ -55,6 +55,8 @@ def compile(sprint, tasks, with_deps, tag, out, root) -> None:
     result = api.build(root, sprint, tasks, with_deps=with_deps, tag=tag, out=out)
     plan, report = result.plan, result.report
     click.echo(f"{plan.project}: {count(len(plan.targets), 'story', 'stories')} to build in {count(len(plan.waves), 'wave', 'waves')} ({len(plan.stories) - len(plan.targets)} already done)")
+    for note in plan.notes:
+        click.echo(f"  {note}")
     ordering = [e for e in plan.edges if e.kind == "file"]
     for edge in ordering[:SHOWN_EDGES]:
         click.echo(f"  ordering edge {edge.source} -> {edge.target}: {edge.reason}")
@@ -93,11 +95,14 @@ def check(sprint, tasks, with_deps, tag, fmt, root) -> None:
         "waves": len(plan.waves),
         "ordering_edges": [json_fields(e) for e in plan.edges if e.kind == "file"],
         "critical_path": plan.critical_path,
+        "notes": list(plan.notes),
     }
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(f"ok: {count(summary['targets'], 'story', 'stories')} to build in {count(summary['waves'], 'wave', 'waves')}; critical path {' -> '.join(plan.critical_path['stories']) or 'empty'}")
+        for note in plan.notes:
+            click.echo(f"  {note}")
         for edge in summary["ordering_edges"]:
             click.echo(f"  ordering edge {edge['from']} -> {edge['to']}: {edge['reason']}")
 
