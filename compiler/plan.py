@@ -308,8 +308,16 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
         excluded=_excluded(inputs, scope),
         pulled_in=pulled_in,
         spec_texts=spec_texts,
-        notes=[*notes, *_size_note(inputs, stories)],
+        notes=[*notes, *_status_notes(tf), *_size_note(inputs, stories)],
     )
+
+
+def _status_notes(tf: TaskFile) -> list[str]:
+    """Each status word that its parts placed, once: the reading is a rule, and the user may want another."""
+    return [
+        f"status {word!r} read as {family.value} (by its part {part!r}); [statuses] in storyc.toml can map it otherwise"
+        for word, (family, part) in tf.inferred.items()
+    ]
 
 
 def _size_note(inputs: Inputs, stories: list[PlannedStory]) -> list[str]:
