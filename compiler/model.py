@@ -154,7 +154,8 @@ class Plan:
     excluded: dict[str, list[str]]
     pulled_in: list[str]  # in scope only as unfinished dependencies (compile --with-deps)
     spec_texts: dict[str, str]  # spec path -> the spec file's text; not in plan.json
-    JSON_NAMES: ClassVar[dict[str, str | None]] = {"spec_texts": None}
+    notes: list[str] = ()  # what the compile decided that a person should hear (where the scope came from, ...); not in plan.json
+    JSON_NAMES: ClassVar[dict[str, str | None]] = {"spec_texts": None, "notes": None}
 
     def story(self, story_id: str) -> PlannedStory:
         return next(s for s in self.stories if s.id == story_id)

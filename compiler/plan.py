@@ -17,6 +17,7 @@ import jinja2
 
 from storyc import __version__
 from storyc.errors import ConfigError, GraphError, InputError, Where
+from storyc.words import count
 
 from .config import GATE_NAMES, Config, build_dir_problem, known_models, line_of_key, load_config, model_typo
 from .source import read_text, require_root
@@ -53,10 +54,10 @@ class Inputs:
 def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, build: str | None = None) -> Plan:
     """The whole pipeline, in one glance."""
     inputs = read_inputs(root, sprint, tasks, tag, build)
-    scope, pulled_in = link(inputs, with_deps)
+    scope, pulled_in, source = link(inputs, with_deps)
     graph = validate(inputs, scope)
     ordering = graph.order_shared_files({s.id: s.files for s in scope if s.id in graph})
-    return plan(inputs, scope, graph, ordering, pulled_in)
+    return plan(inputs, scope, graph, ordering, pulled_in, ["scope: " + source])
 
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
@@ -82,9 +83,9 @@ def find_sprint(root: Path, config: Config) -> Path | None:
     return max(numbered)[2] if numbered else None
 
 
-def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str]]:
-    """The stories in scope, in declaration order, and those of them only --with-deps brought in;
-    sprint references checked."""
+def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str], str]:
+    """The stories in scope, in declaration order, those of them only --with-deps brought in, and one line
+    that says where the scope came from; sprint references checked."""
     tf = inputs.tasks
     by_id: dict[str, Story] = {}
     for story in tf.stories:
@@ -97,9 +98,14 @@ def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str]]:
             )
         by_id[story.id] = story
     sprint = inputs.sprint
-    if sprint is not None and sprint.stories is not None:
+    if sprint is None:
+        built = _built(inputs)
+        chosen = {s.id for s in tf.stories if tf.family(s) in OPEN_FAMILIES or (s.id in built and tf.family(s) != Family.CANCELLED)}
+        source = f"no sprint file, so every open story of {tf.path.name} (todo, in progress or blocked) and every story storyc built: {len(chosen)}"
+    else:
+        refs, source = _sprint_refs(sprint, tf.path.name, by_id)
         chosen: set[str] = set()
-        for ref in sprint.stories:
+        for ref in refs:
             if ref.id in by_id:
                 family = [ref.id]  # the story, its subtasks, theirs, ...
                 while family:
@@ -118,12 +124,8 @@ def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str]]:
             raise InputError(
                 "the stories section names no story",
                 sprint.where(sprint.stories_line),
-                hint=seen + "list the stories under this heading as a table with a header row and a delimiter row"
-                " (| ID | Title | then | --- | --- |), a bullet list of ids (- US-001), or one heading per story (### US-001: Title)",
+                hint=seen + _LIST_STORIES,
             )
-    else:
-        built = _built(inputs)
-        chosen = {s.id for s in tf.stories if tf.family(s) in OPEN_FAMILIES or (s.id in built and tf.family(s) != Family.CANCELLED)}
     pulled_in: set[str] = set()
     if with_deps:
         stack = list(chosen)
@@ -134,7 +136,45 @@ def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str]]:
                     pulled_in.add(dep)
                     stack.append(dep)
     scope = [s for s in tf.stories if s.id in chosen]
-    return scope, [s.id for s in scope if s.id in pulled_in]
+    return scope, [s.id for s in scope if s.id in pulled_in], source
+
+
+_LIST_STORIES = (
+    "list the stories under this heading as a table with a header row and a delimiter row"
+    " (| ID | Title | then | --- | --- |), a bullet list of ids (- US-001), or one heading per story (### US-001: Title)"
+)
+
+
+def _sprint_refs(sprint: Sprint, tasks_name: str, by_id: dict[str, Story]) -> tuple[list, str]:
+    """The sprint's references to stories and where they were found: its stories section (or front matter),
+    else the sections that list story ids, else the ids its prose names. A sprint that names none is refused."""
+    name = sprint.path.name
+    if sprint.stories is not None:
+        where = f"front matter of {name}" if sprint.stories_line is None else f"stories section of {name} (line {sprint.stories_line})"
+        return sprint.stories, f"{count(len(sprint.stories), 'story', 'stories')} named in the {where}"
+    # A section counts when it lists at least one story id ("## Work planned", "## Commitments").
+    listings = [listing for listing in sprint.listed if any(ref.id in by_id for ref in listing.refs)]
+    if listings:
+        refs = [ref for listing in listings for ref in listing.refs]
+        known = {ref.id for ref in refs if ref.id in by_id}
+        where = ", ".join(f'"{listing.heading}" (line {listing.line})' if listing.heading else "its opening lines" for listing in listings)
+        return refs, f"{count(len(known), 'story', 'stories')} listed in {name} under {where}"
+    # Prose: only words that are story ids, and none that an "Out of scope" part names.
+    mentioned = [ref for ref in sprint.mentioned if ref.id in by_id and ref.id not in sprint.excluded_ids]
+    if mentioned or not by_id:
+        known = list(dict.fromkeys(ref.id for ref in mentioned))
+        lines = [str(n) for n in dict.fromkeys(ref.line for ref in mentioned)]
+        at = f" ({'line' if len(lines) == 1 else 'lines'} {', '.join(lines)})" if lines else ""
+        return mentioned, f"{count(len(known), 'story', 'stories')} named in the text of {name}{at}"
+    first, *rest = list(by_id)[:2]
+    example = ", ".join([first, *rest])
+    raise InputError(
+        f"the sprint names no story of {tasks_name}",
+        sprint.where(1),
+        hint=f"storyc looked for ids of {tasks_name} (such as {example}) in its tables, lists, headings and text,"
+        f' outside "Out of scope" or "Deferred" sections, and found none; list them under `## Stories`'
+        f" (a table | ID | Title |, a list - {first}, or a heading ### {first}: Title) or in front matter: stories: [{example}]",
+    )
 
 
 def _built(inputs: Inputs) -> set[str]:
@@ -257,7 +297,7 @@ def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy
     return ResolvedPolicy(model=model, tier=tier, reviewer=row.reviewer, review_passes=row.review_passes if row.reviewer else 0, tests=row.tests, gates=gates)
 
 
-def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, pulled_in: list[str]) -> Plan:
+def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, pulled_in: list[str], notes: list[str] = ()) -> Plan:
     tf = inputs.tasks
     waves = graph.waves()
     wave_of = {sid: n for n, wave in enumerate(waves, 1) for sid in wave}
@@ -287,7 +327,31 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
         excluded=_excluded(inputs, scope),
         pulled_in=pulled_in,
         spec_texts=spec_texts,
+        notes=[*notes, *_status_notes(tf), *_size_note(inputs, stories)],
     )
+
+
+def _status_notes(tf: TaskFile) -> list[str]:
+    """Each status word that its parts placed, once: the reading is a rule, and the user may want another."""
+    return [
+        f"status {word!r} read as {family.value} (by its part {part!r}); [statuses] in storyc.toml can map it otherwise"
+        for word, (family, part) in tf.inferred.items()
+    ]
+
+
+def _size_note(inputs: Inputs, stories: list[PlannedStory]) -> list[str]:
+    """One line when stories to build have no size: they are planned as M, and M has a price."""
+    unsized = [s.id for s in stories if s.target and s.size_source == "default"]
+    if not unsized:
+        return []
+    row = inputs.config.policy_for("M")
+    model = inputs.config.models.tier(row.model)
+    review = f"{count(row.review_passes, 'review pass', 'review passes')} by the reviewer" if row.reviewer else "no reviewer"
+    named = ", ".join(unsized[:5]) + (", ..." if len(unsized) > 5 else "")
+    return [
+        f"size: {count(len(unsized), 'story has', 'stories have')} no size and {'is' if len(unsized) == 1 else 'are'} planned as M"
+        f" (model {model}, {review}, {row.tests} tests): {named}; give a size (XS-XL) or an estimate to plan otherwise"
+    ]
 
 
 def _planned(
@@ -476,6 +540,6 @@ def _excluded(inputs: Inputs, scope: list[Story]) -> dict[str, list[str]]:
         family = tf.family(story)
         if story.id in in_scope and family in TARGET_FAMILIES:
             continue
-        if story.id in in_scope or (inputs.sprint is None or inputs.sprint.stories is None):
+        if story.id in in_scope or inputs.sprint is None:
             out.setdefault(family.value, []).append(story.id)
     return out

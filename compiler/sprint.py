@@ -63,6 +63,15 @@ class IntegrationRow:
     line: int
 
 
+@dataclass(frozen=True)
+class Listing:
+    """The ids a section outside the stories section lists (its tables, lists and story headings)."""
+
+    heading: str  # the section's heading; "" before the first heading
+    line: int  # the heading's line; 1 before the first heading
+    refs: list[StoryRef]
+
+
 @dataclass
 class Sprint:
     path: Path
@@ -73,6 +82,10 @@ class Sprint:
     stories: list[StoryRef] | None = None  # None: the file has no stories section
     stories_line: int | None = None  # the stories section's heading; None when front matter lists the stories
     integration: list[IntegrationRow] = field(default_factory=list)
+    # When there is no stories section: the ids other sections list, then the ids the prose names.
+    listed: list[Listing] = field(default_factory=list)
+    mentioned: list[StoryRef] = field(default_factory=list)
+    excluded_ids: set[str] = field(default_factory=set)  # ids named under "Out of scope", "Deferred", ...
 
     def where(self, line: int) -> Where:
         return Where(str(self.path), line)
@@ -165,13 +178,17 @@ def _apply_meta(sprint: Sprint, meta: dict, text: str) -> None:
 def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
     """One pass over the block tokens, tracking which section we are in."""
     refs: list[StoryRef] = []
-    section: str | None = None  # "stories", "excluded", "integration", "goal"
+    section: str | None = None  # "stories", "excluded", "integration", "goal"; None: any other section
     section_level = 0
     under_story_heading = False
     excluded_level = 0  # in the stories section, the level of an "Out of scope" heading whose part names no story
     nested_line = None  # a stories heading inside another section
     items: list[bool] = []  # the open list items, outermost first
     title_seen = False
+    # Outside the known sections: the section whose listing the ids join, and the level of a story's own heading there.
+    listings: dict[tuple[int, str], list[StoryRef]] = {}
+    context: tuple[int, str] = (1, "")
+    other_story_level = 0
     i = 0
     while i < len(tokens):
         tok = tokens[i]
@@ -190,6 +207,8 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                     sprint.name = heading
             if section and level <= section_level:
                 section = None
+            if other_story_level and level <= other_story_level:
+                other_story_level = 0
             excluded = EXCLUDED_HEADING.search(_PARENTHESISED.sub(" ", heading))  # "Stories (refined later)" is in scope
             if section == "stories":
                 if excluded_level and level <= excluded_level:
@@ -212,8 +231,15 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                     sprint.stories_line = sprint.stories_line or line
                 elif GOAL_HEADING.match(heading):
                     section, section_level = "goal", level
+                elif (ref := _heading_id(heading, line)) and ref.certain:
+                    # "### US-1: Login" under "## Work planned": the section lists US-1; its lists are its own.
+                    listings.setdefault(context, []).append(StoryRef(ref.id, line, False))
+                    other_story_level = level
+                else:
+                    context = (line, heading)
             elif section != "excluded" and not is_title and not excluded and STORIES_HEADING.search(heading):
                 nested_line = nested_line or line
+            _mention(sprint, heading, line, section == "excluded" or bool(excluded_level))
             i += 3
             continue
         if tok.type == "list_item_open":
@@ -222,22 +248,33 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
             items.pop()
         elif tok.type == "inline":
             text = tok.content
+            listing = section in (None, "goal") and not other_story_level
             if tokens[i - 1].type == "paragraph_open" and (table := _table(tok, line)):
                 text, rows = table
                 if section == "stories" and not under_story_heading and not excluded_level:
                     refs.extend(_table_ids(rows))
                 elif section == "integration":
                     sprint.integration.extend(_integration_rows(rows, sprint))
+                elif listing:
+                    listings.setdefault(context, []).extend(_table_ids(rows))
             content = _plain(text)
+            _mention(sprint, tok.content, line, section == "excluded" or bool(excluded_level))
             if section == "goal" and not sprint.goal:
                 sprint.goal = " ".join(content.split())
             elif not sprint.goal and (m := re.search(r"^(?:sprint\s+)?goal\s*:\s*(.+)$", content, re.I | re.M)):
                 sprint.goal = m.group(1).strip()
             # An item's ids, at any depth under items that name none ("- Epic: cart" grouping "- US-004").
-            if section == "stories" and not under_story_heading and not excluded_level and tokens[i - 2].type == "list_item_open" and not any(items[:-1]):
-                found = _leading_ids(content, (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line)
-                refs.extend(found)
-                items[-1] = any(ref.certain for ref in found)
+            if tokens[i - 2].type == "list_item_open" and not any(items[:-1]):
+                item_line = (tokens[i - 2].map[0] + 1 + offset) if tokens[i - 2].map else line
+                if section == "stories" and not under_story_heading and not excluded_level:
+                    found = _leading_ids(content, item_line)
+                    refs.extend(found)
+                    items[-1] = any(ref.certain for ref in found)
+                elif listing:
+                    # Outside the stories section an item may be prose ("- 2FA works"): its ids count if they are stories.
+                    found = _leading_ids(content, item_line)
+                    listings.setdefault(context, []).extend(StoryRef(ref.id, ref.line, False) for ref in found)
+                    items[-1] = any(ref.certain for ref in found)
         i += 1
     if refs:
         seen: dict[str, StoryRef] = {}
@@ -250,6 +287,27 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
         sprint.stories_line = nested_line
     if sprint.stories is None and sprint.stories_line is not None:
         sprint.stories = []
+    sprint.listed = [Listing(heading, line, found) for (line, heading), found in listings.items() if found]
+
+
+# An id in running text: it has a digit and a letter ("US-12", "T001", "STORY-01.1"), or follows
+# `#`, "story" or "task" ("#12", "Story 12"). A word without a digit is never read from prose.
+_PROSE_ID = re.compile(rf"(?:(#)|\b(?:story|task|issue|ticket)\b[\s#:]*)?(?<![\w.:\-])({_ID})", re.I)
+
+
+def _mention(sprint: Sprint, text: str, line: int, excluded: bool) -> None:
+    """Every id the text names, as a possible reference (or, in an excluded part, as an id not in the sprint)."""
+    if not any(ch.isdigit() for ch in text):
+        return
+    for m in _PROSE_ID.finditer(_plain(text) if "[" in text or "~" in text else text):
+        word = m.group(2)
+        digits = sum(ch.isdigit() for ch in word)
+        if not digits or (digits == len(word) and m.group(0) == word):
+            continue
+        if excluded:
+            sprint.excluded_ids.add(word)
+        else:
+            sprint.mentioned.append(StoryRef(word, line + text.count("\n", 0, m.start()), False))
 
 
 def _table(tok: Token, line: int) -> tuple[str, list[tuple[int, list[str]]]] | None:

@@ -18,7 +18,7 @@ from storyc.errors import InputError, Where
 from .jsonpos import JsonLocator, Pointer
 from .model import Origin, Story, size_for_hours
 from .source import read_text
-from .statuses import KNOWN_HINT, Family, family_of, normalise
+from .statuses import Family, normalise, read_status, unplaced_error
 
 # Canonical key -> the spellings people use for it, canonical first.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -53,6 +53,7 @@ class TaskFile:
     stories: list[Story]
     statuses: list[str] | None = None
     status_words: dict[str, Family] = field(default_factory=dict)
+    inferred: dict[str, tuple[Family, str]] = field(default_factory=dict)  # word -> (family, the part that placed it)
     _families: dict[str, Family] = field(default_factory=dict)
 
     @cached_property
@@ -67,6 +68,13 @@ class TaskFile:
 
     def family(self, story: Story) -> Family:
         return self._families[story.id]
+
+    def read_status(self, word: str) -> Family | None:
+        """The family of a status word; a word its parts placed is remembered, to be said once."""
+        family, part = read_status(word, self.status_words)
+        if part:
+            self.inferred.setdefault(word, (family, part))
+        return family
 
 
 def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Family] | None = None) -> TaskFile:
@@ -437,18 +445,16 @@ def key_in(tf: TaskFile, pointer: Pointer, canonical: str) -> str:
 
 
 def _check_statuses(tf: TaskFile) -> None:
+    """Every story's family; every word no family holds is reported at once."""
     declared = None
+    unknown: list[tuple[str, Where, str]] = []
     if tf.statuses is not None:
         declared = {normalise(word): word for word in tf.statuses}
         for i, word in enumerate(tf.statuses):
-            if family_of(word, tf.status_words) is None:
-                raise InputError(
-                    f"declared status {word!r} belongs to no status family",
-                    tf.where(("statuses", i)),
-                    hint="map it in storyc.toml, e.g. [statuses] " + f'"{word}" = "in_progress"',
-                )
+            if tf.read_status(word) is None:
+                unknown.append((word, tf.where(("statuses", i)), f"declared status {word!r} belongs to no status family"))
     for story in tf.stories:
-        family = family_of(story.status, tf.status_words)
+        family = tf.read_status(story.status)
         if declared is not None and normalise(story.status) not in declared and "passes" not in (story.model_extra or {}):
             raise InputError(
                 f"task {story.id}: status {story.status!r} is not one of the statuses this file declares",
@@ -456,12 +462,11 @@ def _check_statuses(tf: TaskFile) -> None:
                 hint="use one of: " + ", ".join(tf.statuses or []),
             )
         if family is None:
-            raise InputError(
-                f"task {story.id}: invalid status {story.status!r}",
-                tf.where_story(story, _status_key(tf, story)),
-                hint=KNOWN_HINT + '; or map the word in storyc.toml: [statuses] "' + story.status + '" = "todo"',
-            )
-        tf._families[story.id] = family
+            unknown.append((story.status, tf.where_story(story, _status_key(tf, story)), f"task {story.id}: invalid status {story.status!r}"))
+        else:
+            tf._families[story.id] = family
+    if unknown:
+        raise unplaced_error(unknown)
 
 
 def _status_key(tf: TaskFile, story: Story) -> str:

@@ -67,7 +67,7 @@ SHOWN_EDGES = 20  # ordering edges listed by compile; a 10,000-story sprint may 
 
 def notes(plan: Plan) -> list[str]:
     """What `storyc compile` says about the plan (kept in the input record, so a no-op compile says it again)."""
-    lines = [f"{plan.project}: {summary(plan)}"]
+    lines = [f"{plan.project}: {summary(plan)}", *(f"  {note}" for note in plan.notes)]
     ordering = [e for e in plan.edges if e.kind == "file"]
     lines += [f"  ordering edge {edge.source} -> {edge.target}: {edge.reason}" for edge in ordering[:SHOWN_EDGES]]
     if len(ordering) > SHOWN_EDGES:

@@ -15,7 +15,6 @@ import click
 
 from storyc import __version__
 from storyc.errors import EXIT_INTERNAL, StorycError
-from storyc.words import count
 
 ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True, help="The repository to work in.")
 TASKS = click.option("--tasks", type=click.Path(dir_okay=False, path_type=Path), help="tasks.json to read (default: [paths] tasks).")
@@ -92,11 +91,14 @@ def check(sprint, tasks, with_deps, tag, fmt, root) -> None:
         "waves": len(plan.waves),
         "ordering_edges": [json_fields(e) for e in plan.edges if e.kind == "file"],
         "critical_path": plan.critical_path,
+        "notes": list(plan.notes),
     }
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(f"ok: {api.summary(plan)}; critical path {' -> '.join(plan.critical_path['stories']) or 'empty'}")
+        for note in plan.notes:
+            click.echo(f"  {note}")
         for edge in summary["ordering_edges"]:
             click.echo(f"  ordering edge {edge['from']} -> {edge['to']}: {edge['reason']}")
 
