@@ -124,6 +124,7 @@ class Runner(_Section):
     budget_usd: float = Field(default=5.0, gt=0)
     max_turns: int = Field(default=50, ge=1)
     timeout_s: int = Field(default=1800, ge=1)
+    request_timeout_s: float = Field(default=600.0, gt=0)  # the anthropic runner: one model request, before it is retried
     scripts: str = ".storyc/scripts"  # the scripted runner's turns, one <story-id>.toml per story
     env: list[str] | None = None  # the command runner's environment: None, all of yours; a list, only those names and the basics
 
@@ -270,6 +271,7 @@ _HINTS = {
     "paths": "a path is a string, relative to the repository root",
     "paths.build": 'build is a folder inside the repository, such as "build"',
     "runner.budget_usd": "budget_usd is a positive number of US dollars",
+    "runner.request_timeout_s": "request_timeout_s is a positive number of seconds to wait for one model answer, e.g. 600",
 }
 
 

@@ -95,6 +95,9 @@ class AgentResult:
 
 
 class Runner(Protocol):
+    def preflight(self, story_id: str) -> None:
+        """Raise RunnerUnavailable (or a StorycError) when `story_id`'s agent cannot run here; call nothing."""
+
     def run(self, task: AgentTask) -> AgentResult: ...
 
 
@@ -122,3 +125,15 @@ class ModelClient(Protocol):
 
 class RunAborted(Exception):
     """Stop the whole run, not just this story (a spend limit reached, say)."""
+
+
+class RunnerUnavailable(Exception):
+    """The runner cannot run here at all (no API key, its program not installed): every story would fail alike.
+
+    The message is one line: what is missing and how to fix it. It is not the
+    model's failure: nothing retries it.
+    """
+
+
+FIX_KIND = "or set [runner] kind in storyc.toml"  # how every preflight message ends: the other way out
+NO_KEY = f"cannot run the anthropic runner: no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN in the environment; export one, {FIX_KIND}"

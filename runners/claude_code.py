@@ -7,9 +7,11 @@
 `--tools` leaves the model only its role's tools; `--allowedTools` (the same
 list) lets them run without a permission prompt, which headless mode cannot
 answer. The process gets its own HOME and TMPDIR and an allow-listed
-environment; the API key is passed to it explicitly (it must authenticate) and
+environment; the API key or token is passed to it explicitly (it must
+authenticate, and a login kept in the user's HOME does not reach it) and
 CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 asks it to keep the key from the commands
-its Bash tool runs. Our wall-clock budget kills the whole process group.
+its Bash tool runs. Our wall-clock budget kills the whole process group. The
+preflight checks both: `claude` on PATH, a key or token to pass.
 
 The last `result` event of the stream gives the outcome, cost and usage; the
 stream, redacted, is the transcript.
@@ -27,13 +29,16 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from .base import AgentResult, AgentTask, Usage
+from .base import FIX_KIND, AgentResult, AgentTask, RunnerUnavailable, Usage
 from .loop import Transcript, redact
-from .proc import run_process, scrubbed_env
+from .proc import program_problem, run_process, scrubbed_env
 
 # Claude Code's result subtypes, as our stop words.
 STOPS = {"success": "end_turn", "error_max_turns": "max_turns", "error_max_budget_usd": "budget", "error_during_execution": "error"}
-PASSED_THROUGH = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
+# claude runs with a HOME of its own, so a login kept in yours does not reach it: one of these must.
+AUTH = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+PASSED_THROUGH = (*AUTH, "ANTHROPIC_BASE_URL")
+INSTALL = "install Claude Code (npm install -g @anthropic-ai/claude-code)"
 
 
 def claude_argv(task: AgentTask, executable: str = "claude") -> list[str]:
@@ -58,6 +63,15 @@ class ClaudeCodeRunner:
         self.executable = executable
         self.environ = os.environ if environ is None else environ
 
+    def preflight(self, story_id: str) -> None:
+        if problem := program_problem(self.executable, path=self.environ.get("PATH"), cwd=Path.cwd()):
+            raise RunnerUnavailable(f"cannot run the claude-code runner: {problem}; {INSTALL}, {FIX_KIND}")
+        if not any(self.environ.get(key) for key in AUTH):
+            raise RunnerUnavailable(
+                f"cannot run the claude-code runner: no {' or '.join(AUTH)} in the environment "
+                f"(claude gets a HOME of its own, so your login does not reach it); export one, {FIX_KIND}"
+            )
+
     def run(self, task: AgentTask) -> AgentResult:
         with tempfile.TemporaryDirectory(prefix="storyc-claude-") as scratch:
             env = scrubbed_env(Path(scratch, "home"), Path(scratch, "tmp"), path=self.environ.get("PATH"))
@@ -65,6 +79,8 @@ class ClaudeCodeRunner:
             env["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] = "1"
             stream = Path(scratch, "stream.jsonl")
             done = run_process(claude_argv(task, self.executable), cwd=task.workspace, env=env, timeout=task.budget.wall_s, log=stream)
+            if not done.started:
+                raise RunnerUnavailable(f"cannot run the claude-code runner: {done.output}; {INSTALL}, {FIX_KIND}")
             events = read_events(stream)
         log = Transcript(task.transcript)
         try:

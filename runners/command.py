@@ -21,9 +21,9 @@ import re
 from pathlib import Path
 
 from storyc.files import atomic_write
-from storyc.runners.base import AgentResult, AgentTask
+from storyc.runners.base import FIX_KIND, AgentResult, AgentTask, RunnerUnavailable
 from storyc.runners.loop import redact
-from storyc.runners.proc import run_process
+from storyc.runners.proc import program_problem, run_process
 
 PLACEHOLDERS = ("story_id", "role", "prompt_file", "model", "attempt", "workspace")
 
@@ -46,8 +46,19 @@ def allowed_env(names: list[str] | None) -> dict[str, str] | None:
 
 
 class CommandRunner:
-    def __init__(self, argv: list[str], timeout: float, env: dict[str, str] | None = None):
-        self.argv, self.timeout, self.env = argv, timeout, env
+    """`root` resolves a relative program path (`./agent.sh`) for the preflight; each attempt runs in its workspace, a copy of it."""
+
+    def __init__(self, argv: list[str], timeout: float, env: dict[str, str] | None = None, root: Path | None = None):
+        self.argv, self.timeout, self.env, self.root = argv, timeout, env, root
+
+    def preflight(self, story_id: str) -> None:
+        if not self.argv:
+            raise RunnerUnavailable(f'cannot run the command runner: [runner] argv is empty; set it in storyc.toml, e.g. argv = ["aider", "--message-file", "{{prompt_file}}"], {FIX_KIND}')
+        program = self.argv[0]
+        if "{" in program:  # a placeholder: known per attempt only
+            return
+        if problem := program_problem(program, path=(self.env if self.env is not None else os.environ).get("PATH"), cwd=self.root or Path.cwd()):
+            raise RunnerUnavailable(f"cannot run the command runner: {problem}; install it or fix [runner] argv, {FIX_KIND}")
 
     def run(self, task: AgentTask) -> AgentResult:
         args = fill(self.argv, task)
@@ -58,6 +69,8 @@ class CommandRunner:
         timeout = min(self.timeout, task.budget.wall_s)
         Path(task.transcript).parent.mkdir(parents=True, exist_ok=True)
         done = run_process(args, cwd=task.workspace, env=env, timeout=timeout, log=task.transcript)
+        if not done.started:  # not the agent's failure: no attempt can do better
+            raise RunnerUnavailable(f"cannot run the command runner: {done.output}; install it or fix [runner] argv, {FIX_KIND}")
         redact_file(Path(task.transcript))
         output = redact(done.output)
         if done.timed_out:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -22,6 +23,7 @@ class Finished:
     output: str  # stdout and stderr interleaved, clipped
     timed_out: bool
     seconds: float
+    started: bool = True  # False: the program could not be started at all (not found, not executable)
 
 
 def run_process(
@@ -84,7 +86,19 @@ def _start(args, cwd: Path, env, shell: bool, stdout) -> subprocess.Popen | Fini
         if e.filename == os.fspath(cwd):
             raise  # a missing cwd is the caller's bug, not the command's
         missing = isinstance(e, FileNotFoundError)
-        return Finished(127 if missing else 126, f"{'command not found' if missing else 'permission denied'}: {e.filename or args}", False, 0.0)
+        return Finished(127 if missing else 126, f"{'command not found' if missing else 'permission denied'}: {e.filename or args}", False, 0.0, started=False)
+
+
+def program_problem(program: str, *, path: str | None, cwd: Path) -> str | None:
+    """Why `program` could not be started from `cwd` with PATH `path` (as exec looks for it), or None."""
+    if os.sep not in program:
+        return None if shutil.which(program, path=path) else f"`{program}` is not on PATH"
+    file = cwd / program
+    if not file.is_file():
+        return f"{program} does not exist"
+    if not os.access(file, os.X_OK):
+        return f"{program} is not executable (chmod +x it)"
+    return None
 
 
 class _HeadTail:

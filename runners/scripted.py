@@ -96,6 +96,12 @@ class ScriptedRunner:
         self.make_executor = make_executor
         self.price = price
 
+    def preflight(self, story_id: str) -> None:
+        """The story's script exists (a story without one fails alone: the others have theirs)."""
+        path = script_path(self.scripts_dir, story_id)
+        if not path.is_file():
+            raise no_script(path)
+
     def run(self, task: AgentTask) -> AgentResult:
         client = ScriptedClient(script_path(self.scripts_dir, task.story_id), task.role, task.attempt)
         return run_loop(client, self.make_executor(task), task, price=self.price)
@@ -104,16 +110,21 @@ class ScriptedRunner:
 # ------------------------------------------------------------------ reading a script
 
 
+def no_script(path: Path) -> InputError:
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path  # doit runs in the project root
+    return InputError(
+        f"no script for this story: {shown} does not exist",
+        Where(str(path)),
+        hint=f"the scripted runner plays written turns; write {path.name} with turns such as:\n{EXAMPLE}\nor set [runner] kind in storyc.toml",
+    )
+
+
 def load_turns(path: Path, role: str, attempt: int) -> list[dict[str, Any]]:
     """The turns `role` plays on `attempt`, checked; bad input names its file and line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(
-            f"no script for this story: {path.name} does not exist",
-            Where(str(path)),
-            hint=f"the scripted runner plays written turns; write {path} with turns such as:\n{EXAMPLE}",
-        ) from None
+        raise no_script(path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the script {path.name}: {exc}", Where(str(path))) from None
     data = parse_toml(text, path, InputError, name=f"the script {path.name}",

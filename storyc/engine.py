@@ -25,8 +25,8 @@ from storyc.compiler.render import environment, prompt_name, render, user_templa
 from storyc.errors import StorycError
 from storyc.files import atomic_write
 from storyc.gates import GateResult, run_gates
-from storyc.runners import make_runner
-from storyc.runners.base import AgentResult, AgentTask, Budget, RunAborted, Usage
+from storyc.runners import make_runner, preflight
+from storyc.runners.base import AgentResult, AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
 from storyc.stamps import (
     MISSING,
     exclusions,
@@ -80,7 +80,21 @@ class Sprint:
 
     def aborted(self) -> str | None:
         flag = self.build / "locks" / "abort"
-        return flag.read_text(encoding="utf-8") if flag.is_file() else None
+        return (flag.read_text(encoding="utf-8") or "stopped") if flag.is_file() else None  # empty: being written
+
+    def stop_run(self, reason: str) -> bool:
+        """Stop the whole run: no other story starts (the reporter clears the flag when the next run starts).
+
+        True for the one worker that stopped it first, which alone says why.
+        """
+        flag = self.build / "locks" / "abort"
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(flag, "x", encoding="utf-8") as f:
+                f.write(reason)
+        except FileExistsError:
+            return False
+        return True
 
 
 _SPRINTS: dict[tuple[str, int], Sprint] = {}
@@ -115,8 +129,8 @@ def reported(action):
 def run_story(root: str, plan_path: str, story_id: str) -> bool:
     """The action of a story target: True when the story is done (doit's success)."""
     sprint = load_sprint(root, plan_path)
-    if reason := sprint.aborted():
-        print(f"{story_id}: not started, the run was stopped: {reason}")
+    if sprint.aborted():
+        print(f"{story_id}: not started, the run is stopping")  # the worker that stopped it said why
         return False
     story = sprint.stories[story_id]
     record = load_record(sprint.record_file(story_id))
@@ -133,6 +147,16 @@ def run_story(root: str, plan_path: str, story_id: str) -> bool:
             write_stamp(sprint.root, sprint.out(story_id), sprint.record_file(story_id), record)
         sprint.checkpoints.event("story_skipped", story=story_id, reason="up to date")
         return True
+    if mode == "build":  # a story to re-verify needs its agent only if its gates fail; its runner checks itself then
+        try:
+            preflight(sprint.root, sprint.plan, story_id)
+        except RunnerUnavailable as exc:  # before any status is written: tasks.json stays as it was
+            sprint.checkpoints.event("story_failed", story=story_id, reason=f"not started: {exc}")
+            _say_unavailable(sprint, story_id, exc)
+            return False
+        except StorycError as exc:  # this story's own input (the scripted runner's script): it alone fails
+            sprint.checkpoints.event("story_failed", story=story_id, reason=f"not started: {exc.message}")
+            raise
     return Attempts(sprint, story, upstream, mode, cause=cause).run()
 
 
@@ -156,6 +180,14 @@ def decide(sprint: Sprint, story: dict, record: dict | None, upstream: dict[str,
         edited = sorted(f for f in set(files) | set(was) if digest(files, f) != digest(was, f))
         return "verify", "its files changed: " + ", ".join(edited[:5]) + (", ..." if len(edited) > 5 else "")
     return "none", "up to date"
+
+
+def _say_unavailable(sprint: Sprint, story_id: str, exc: RunnerUnavailable, started: bool = False) -> None:
+    """Stop the run; one line, from the first worker to find it, says what is missing and how to fix it."""
+    if sprint.stop_run(str(exc)):
+        print(f"storyc: {exc}", file=sys.stderr)
+    else:
+        print(f"{story_id}: {'stopped' if started else 'not started'}, the run is stopping")
 
 
 class Attempts:
@@ -189,17 +221,24 @@ class Attempts:
                 else:
                     return self._done(ws, [])
             return self._ladder(ws)
-        except (StorycError, ModelUnavailable, RunAborted, KeyboardInterrupt) as exc:
-            # Not the story's failure (bad input, a failing API, a spend limit, Ctrl-C or SIGTERM):
-            # it goes back to todo, and the next run picks it up.
-            reason = {RunAborted: f"run stopped: {exc}", KeyboardInterrupt: "the run was interrupted"}.get(type(exc), getattr(exc, "message", str(exc)))
-            if isinstance(exc, RunAborted):
-                (self.sprint.build / "locks" / "abort").write_text(str(exc) or "spend limit reached", encoding="utf-8")
+        except (StorycError, ModelUnavailable, RunAborted, RunnerUnavailable, KeyboardInterrupt) as exc:
+            # Not the story's failure (bad input, a failing or unreachable API, a spend limit, a missing agent
+            # program, Ctrl-C or SIGTERM): it goes back to todo, and the next run picks it up.
+            stops_run = isinstance(exc, (RunAborted, RunnerUnavailable))
+            if isinstance(exc, KeyboardInterrupt):
+                reason = "the run was interrupted"
+            else:
+                reason = f"run stopped: {exc}" if stops_run else getattr(exc, "message", str(exc))
             cp.status(self.id, "todo")
             cp.event("story_failed", story=self.id, reason=reason)
             if isinstance(exc, (StorycError, KeyboardInterrupt)):
                 raise  # printed by `reported`, or ends the run
-            print(f"{self.id}: {'the run is stopping: ' if isinstance(exc, RunAborted) else ''}{exc}", file=sys.stderr)
+            if isinstance(exc, RunnerUnavailable):
+                _say_unavailable(self.sprint, self.id, exc, started=True)
+                return False
+            if stops_run:
+                self.sprint.stop_run(str(exc) or "spend limit reached")
+            print(f"{self.id}: {'the run is stopping: ' if stops_run else ''}{exc}", file=sys.stderr)
             return False
         finally:
             if ws is not None:
@@ -246,10 +285,13 @@ class Attempts:
         An overloaded API is not the story's failure: it must not feed the fix
         prompt an HTTP error, nor escalate to a pricier model.
         """
-        for _ in range(API_RETRIES):
+        for call in range(1, API_RETRIES + 1):
             result = self._call(role, attempt, ws, review_pass, failure)
             if result.stop != "error":
                 return result
+            if call < API_RETRIES:
+                why = " ".join((result.detail or result.text or "no detail").split())[:200]
+                print(f"{self.id}: the {role}'s call failed ({why}); asking again, {call + 1} of {API_RETRIES}")
         raise ModelUnavailable(f"the model API failed {API_RETRIES} times in a row: {result.detail or result.text}".strip())
 
     def _call(self, role: str, attempt: int, ws: Workspace, review_pass: int = 0, failure: str | None = None) -> AgentResult:

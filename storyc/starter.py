@@ -83,6 +83,7 @@ max_attempts = 3
 budget_usd = 5.0                         # per story, all its agent calls together
 max_turns = 50                           # per story
 timeout_s = 1800                         # per story, wall time
+request_timeout_s = 600                  # for kind = "anthropic": one model answer, then a retry
 scripts = ".storyc/scripts"              # for kind = "scripted": <story-id>.toml with [[builder]] turns
 # env = ["OPENAI_API_KEY"]               # for kind = "command": pass only these (and PATH, HOME, locale); unset: everything
 

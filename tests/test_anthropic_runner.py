@@ -9,8 +9,8 @@ from pathlib import Path
 import anthropic
 import pytest
 from storyc.compiler.config import Price
-from storyc.runners.anthropic import AnthropicRunner
-from storyc.runners.base import AgentTask, Budget, RunAborted, Usage
+from storyc.runners.anthropic import NO_KEY, AnthropicRunner, default_sdk_client
+from storyc.runners.base import AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
 from storyc.runners.money import cost
 from storyc.runners.tools import ToolExecutor
 from storyc_tests_fakeapi import FakeAPI  # loaded by conftest
@@ -27,13 +27,14 @@ def api():
         yield fake
 
 
-def sdk(api, *, max_retries: int = 2, timeout: float = 5.0):
+def sdk(api, *, max_retries: int = 0, timeout: float = 5.0, url: str | None = None):
+    """A client as storyc makes one (max_retries=0: storyc retries, and says so), with a test key."""
     return lambda: anthropic.Anthropic(
-        base_url=api.url, api_key="test-key", max_retries=max_retries, timeout=timeout, _strict_response_validation=True
+        base_url=url or api.url, api_key="test-key", max_retries=max_retries, timeout=timeout, _strict_response_validation=True
     )
 
 
-def make_task(tmp_path: Path, story: str = "S-1", prompt: str = "Write src/x.py.", role: str = "builder") -> AgentTask:
+def make_task(tmp_path: Path, story: str = "S-1", prompt: str = "Write src/x.py.", role: str = "builder", wall_s: float = 60.0) -> AgentTask:
     workspace = tmp_path / story / "ws"
     workspace.mkdir(parents=True, exist_ok=True)
     return AgentTask(
@@ -44,13 +45,13 @@ def make_task(tmp_path: Path, story: str = "S-1", prompt: str = "Write src/x.py.
         system=f"You are the {role}.",
         prompt=prompt,
         workspace=workspace,
-        budget=Budget(max_turns=10, usd=5.0, wall_s=60.0),
+        budget=Budget(max_turns=10, usd=5.0, wall_s=wall_s),
         transcript=tmp_path / story / "transcript.jsonl",
         prompt_file=tmp_path / story / "prompt.md",
     )
 
 
-def runner(api, sleeps: list[float] | None = None, **kwargs) -> AnthropicRunner:
+def runner(api, sleeps: list[float] | None = None, said: list[str] | None = None, **kwargs) -> AnthropicRunner:
     return AnthropicRunner(
         PRICES,
         kwargs.pop("budget", None),
@@ -58,8 +59,12 @@ def runner(api, sleeps: list[float] | None = None, **kwargs) -> AnthropicRunner:
         kwargs.pop("client_factory", None) or sdk(api),
         retry_delays=kwargs.pop("retry_delays", (0.5, 1.0)),
         sleep=(sleeps if sleeps is not None else []).append,
+        say=(said if said is not None else []).append,
         **kwargs,
     )
+
+
+NO_RETRY_AFTER = {"retry-after-ms": ""}  # the fake's errors ask for 1 ms unless told otherwise
 
 
 def write_then_done(api, path: str = "src/x.py") -> None:
@@ -120,45 +125,102 @@ def test_the_cached_prefix_is_byte_identical_across_stories_of_one_role(api, tmp
     assert "S-1" not in prefix(one).decode()
 
 
-def test_overloaded_is_retried_by_the_sdk(api, tmp_path):
-    api.fault(529, "overloaded_error", "Overloaded")
+def test_overloaded_is_retried_after_the_pause_the_api_asks_for_and_says_so(api, tmp_path):
+    api.fault(529, "overloaded_error", "Overloaded")  # retry-after-ms: 1
+    api.reply([{"type": "text", "text": "ok"}])
+    sleeps: list[float] = []
+    said: list[str] = []
+    result = runner(api, sleeps, said).run(make_task(tmp_path))
+    assert result.finished and len(api.requests) == 2 and sleeps == [0.001]
+    assert said == ["S-1: model API busy (529 overloaded_error; try 1 of 3), retrying in 0.001s"]
+    assert [r.headers["x-stainless-retry-count"] for r in api.requests] == ["0", "0"]  # the SDK retried nothing behind our back
+
+
+def test_overloaded_without_a_retry_after_waits_our_own_pauses(api, tmp_path):
+    for _ in range(2):
+        api.fault(529, "overloaded_error", "Overloaded", headers=NO_RETRY_AFTER)
     api.reply([{"type": "text", "text": "ok"}])
     sleeps: list[float] = []
     result = runner(api, sleeps).run(make_task(tmp_path))
-    assert result.finished and len(api.requests) == 2 and sleeps == []
-
-
-def test_overloaded_beyond_the_sdk_retries_is_retried_for_the_story(api, tmp_path):
-    for _ in range(3):  # the first try and the SDK's two retries
-        api.fault(529, "overloaded_error", "Overloaded")
-    api.reply([{"type": "text", "text": "ok"}])
-    sleeps: list[float] = []
-    result = runner(api, sleeps).run(make_task(tmp_path))
-    assert (result.finished, len(api.requests), sleeps) == (True, 4, [0.5])
+    assert (result.finished, len(api.requests), sleeps) == (True, 3, [0.5, 1.0])
 
 
 def test_overloaded_for_good_ends_the_call_with_an_error(api, tmp_path):
     for _ in range(3):
-        api.fault(529, "overloaded_error", "Overloaded")
+        api.fault(529, "overloaded_error", "Overloaded", headers=NO_RETRY_AFTER)
     sleeps: list[float] = []
-    result = runner(api, sleeps, client_factory=sdk(api, max_retries=0)).run(make_task(tmp_path))
+    result = runner(api, sleeps).run(make_task(tmp_path))
     assert (result.finished, result.stop, sleeps) == (False, "error", [0.5, 1.0])
     assert result.detail == "model call failed: 529 overloaded_error: Overloaded"
 
 
 def test_a_rate_limit_with_retry_after_is_retried(api, tmp_path):
     api.fault(429, "rate_limit_error", "Slow down", headers={"retry-after-ms": "", "retry-after": "0.01"})
-    api.fault(500, "api_error", "Internal")
+    api.fault(500, "api_error", "Internal", headers=NO_RETRY_AFTER)
     api.reply([{"type": "text", "text": "ok"}])
-    assert runner(api).run(make_task(tmp_path)).finished
-    assert len(api.requests) == 3
+    sleeps: list[float] = []
+    assert runner(api, sleeps).run(make_task(tmp_path)).finished
+    assert len(api.requests) == 3 and sleeps == [0.01, 1.0]
 
 
-def test_a_response_slower_than_the_timeout_is_an_error(api, tmp_path):
+def test_a_retry_after_longer_than_a_minute_is_not_waited_for(api, tmp_path):
+    api.fault(429, "rate_limit_error", "Slow down", headers={"retry-after-ms": "", "retry-after": "3600"})
+    api.reply([{"type": "text", "text": "ok"}])
+    sleeps: list[float] = []
+    assert runner(api, sleeps).run(make_task(tmp_path)).finished
+    assert sleeps == [0.5]
+
+
+def test_no_answer_within_the_timeout_is_retried_then_stops_the_run(api, tmp_path):
     api.slow(3.0)
-    result = runner(api, retry_delays=(), client_factory=sdk(api, max_retries=0, timeout=0.3)).run(make_task(tmp_path))
-    assert (result.finished, result.stop) == (False, "error")
-    assert result.detail.startswith("model call failed: APITimeoutError: Request timed out")
+    api.slow(3.0)
+    said: list[str] = []
+    with pytest.raises(RunAborted, match=r"unreachable \(no answer within 0\.3 s\); gave up after 2 tries in \d+ s"):
+        runner(api, said=said, retry_delays=(0.5,), client_factory=sdk(api, timeout=0.3)).run(make_task(tmp_path))
+    assert said == ["S-1: model API unreachable (no answer within 0.3 s; try 1 of 2), retrying in 0.5s"]
+    assert len(api.requests) == 2
+
+
+def test_a_closed_port_is_retried_then_stops_the_run(api, tmp_path):
+    url = f"http://127.0.0.1:{closed_port()}"
+    sleeps: list[float] = []
+    said: list[str] = []
+    with pytest.raises(RunAborted, match=rf"the model API at {url}/? is unreachable \(Connection refused\); gave up after 3 tries"):
+        runner(api, sleeps, said, client_factory=sdk(api, url=url)).run(make_task(tmp_path))
+    assert sleeps == [0.5, 1.0]
+    assert said == [f"S-1: model API unreachable (Connection refused; try {n} of 3), retrying in {d}s" for n, d in ((1, "0.5"), (2, "1"))]
+
+
+def test_no_pause_ends_past_the_story_time_budget(api, tmp_path):
+    sleeps: list[float] = []
+    with pytest.raises(RunAborted, match="gave up after 2 tries"):
+        runner(api, sleeps, retry_delays=(1.0, 10.0, 30.0), client_factory=sdk(api, url=f"http://127.0.0.1:{closed_port()}")).run(make_task(tmp_path, wall_s=5.0))
+    assert sleeps == [1.0]  # 10 s more would end past the 5 s budget
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_no_key_fails_the_preflight_and_the_call_without_a_request(api, tmp_path, monkeypatch):
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE", "ANTHROPIC_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no SDK profile on disk either
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+    no_key = runner(api, client_factory=default_sdk_client)
+    with pytest.raises(RunnerUnavailable) as caught:
+        no_key.preflight("S-1")
+    assert str(caught.value) == NO_KEY and "\n" not in NO_KEY
+    with pytest.raises(RunnerUnavailable):
+        no_key.run(make_task(tmp_path))
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "a-token")  # a token will do as well as a key
+    no_key.preflight("S-1")
+    assert api.requests == []
 
 
 def test_a_malformed_body_is_retried_then_an_error(api, tmp_path):

@@ -10,7 +10,7 @@ from textwrap import dedent
 
 import pytest
 
-from storyc.runners.base import AgentTask, Budget, Usage
+from storyc.runners.base import AgentTask, Budget, RunnerUnavailable, Usage
 from storyc.runners.claude_code import ClaudeCodeRunner
 
 FAKE = dedent(
@@ -107,7 +107,21 @@ def test_the_time_budget_kills_it(claude, tmp_path):
     assert result.seconds < 30  # killed at its budget, long before the fake's hang ends
 
 
-def test_no_claude_on_path(tmp_path):
-    result = ClaudeCodeRunner(environ={"PATH": str(tmp_path)}).run(make_task(tmp_path))
-    assert (result.finished, result.stop) == (False, "error")
-    assert "command not found" in result.detail
+def test_no_claude_on_path_is_a_missing_program_not_a_failed_call(tmp_path):
+    runner = ClaudeCodeRunner(environ={"PATH": str(tmp_path), "ANTHROPIC_API_KEY": KEY})
+    with pytest.raises(RunnerUnavailable, match=r"^cannot run the claude-code runner: `claude` is not on PATH; install Claude Code .*, or set \[runner\] kind in storyc.toml$"):
+        runner.preflight("S-1")
+    with pytest.raises(RunnerUnavailable, match=r"^cannot run the claude-code runner: command not found: claude; install Claude Code"):
+        runner.run(make_task(tmp_path))  # gone between the preflight and the call
+
+
+def test_the_preflight_wants_a_key_claude_can_see(claude, tmp_path):
+    claude.preflight("S-1")
+    environ = {k: v for k, v in claude.environ.items() if k != "ANTHROPIC_API_KEY"}
+    with pytest.raises(RunnerUnavailable, match=r"no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN or CLAUDE_CODE_OAUTH_TOKEN in the environment"):
+        ClaudeCodeRunner(environ=environ).preflight("S-1")
+    token = ClaudeCodeRunner(environ={**environ, "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-xyz"})
+    token.preflight("S-1")
+    token.run(make_task(tmp_path))
+    env = json.loads((tmp_path / "ws" / "call.json").read_text())["env"]
+    assert env["CLAUDE_CODE_OAUTH_TOKEN"] == "sk-ant-oat01-xyz" and "ANTHROPIC_API_KEY" not in env
