@@ -52,7 +52,7 @@ def test_the_demo_builds_the_committed_example_after_a_run_in_place(tmp_path: Pa
     result = demo(root, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "examples/shop has local changes (a run inside it?); the demo uses the committed example" in result.stdout
-    assert "6 stories to build in 3 waves (0 already done)" in result.stdout
+    assert "6 stories in 3 waves (0 done, 6 open)" in result.stdout
     assert "**6 of 6 stories done**" in result.stdout
     work = Path(re.search(r"The implemented sprint is in (\S+):", result.stdout)[1])
     assert not (work / "src/shop/cart.py").read_text().startswith("class Cart: ...")  # the sprint's own code, not the leftover

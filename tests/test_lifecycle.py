@@ -274,3 +274,46 @@ def test_weeks_of_a_sprint_and_the_next_one(project: Project) -> None:
     assert "N-5: done by hand; stamped, not run" in run.stdout
     assert p.calls() == []
     assert p.doit().stdout.count("▶") == 0
+
+
+def test_a_missing_key_stops_only_what_needs_a_model(project: Project) -> None:
+    p = project
+    p.storyc("compile")
+    p.doit("-n", "4")
+    assert p.calls() == ["N-1", "N-2", "N-3"]
+    p.doit()  # the run's statuses recompiled in
+    # The team moves to Claude through the SDK, on a machine with no key.
+    config = p.read("storyc.toml")
+    p.write("storyc.toml", config.replace('kind = "command"', 'kind = "anthropic"'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    nothing = subprocess.run([sys.executable, "-m", "doit"], cwd=p.root, capture_output=True, text=True, timeout=300, env=env)
+    assert nothing.returncode == 0 and "▶" not in nothing.stdout, nothing.stdout + nothing.stderr  # nothing stale: no key needed
+    p.edit_tasks(lambda d: d["stories"][1]["acceptance_criteria"].append("Search ignores case"))
+    tasks = p.read("docs/tasks/tasks.json")
+    stopped = subprocess.run([sys.executable, "-m", "doit", "-n", "4"], cwd=p.root, capture_output=True, text=True, timeout=300, env=env)
+    assert stopped.returncode != 0
+    assert "Traceback" not in stopped.stdout + stopped.stderr
+    assert "storyc: cannot run the anthropic runner: no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN" in stopped.stderr
+    assert p.read("docs/tasks/tasks.json") == tasks  # N-2 still Done, nothing else touched
+    # Back to the agent they have: the edited story is built, and only it.
+    p.write("storyc.toml", config)
+    p.doit("-n", "4")
+    assert p.calls() == ["N-2"]
+
+
+def test_a_project_without_a_gitignore_gets_only_its_agents_work(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    (p.root / ".gitignore").unlink()
+    p.git("add", "-A")
+    p.git("commit", "-qm", "no .gitignore")
+    p.storyc("compile")
+    p.doit("-n", "4")
+    assert p.calls() == ["N-1", "N-2", "N-3"]  # no merge conflict over the gates' .pyc files, no second attempt
+    for patch in (p.root / "build/stamps").glob("*.patch"):
+        assert "__pycache__" not in patch.read_text() and ".pyc" not in patch.read_text(), patch.name
+    untracked = subprocess.run(["git", "status", "--porcelain", "-uall"], cwd=p.root, capture_output=True, text=True, check=True).stdout
+    stories = {rel for files in SOLUTIONS.values() for rel in files}
+    storycs = ("build/", "dodo.py", ".ai/", "docs/tasks/", ".doit.db", "__pycache__/dodo.")  # storyc's and doit's own
+    for line in untracked.splitlines():
+        path = line[3:]
+        assert path in stories or path.startswith(storycs), line
