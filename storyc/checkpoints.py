@@ -121,7 +121,7 @@ def log_line(e: dict) -> str:
     kind, sid = e["event"], e.get("story", "")
     text = {
         "run_started": "run started",
-        "run_finished": "run finished",
+        "run_finished": "run finished" + (f", interrupted: {', '.join(e['back_to_todo']) or 'no story'} back to todo" if e.get("interrupted") else ""),
         "story_started": f"{sid} started ({e.get('mode', 'build')})",
         "story_done": f"{sid} done after {e.get('attempts', 0)} agent call(s), ${e.get('cost_usd', 0):.4f}",
         "story_skipped": f"{sid} skipped: {e.get('reason', '')}",
@@ -135,9 +135,12 @@ def log_line(e: dict) -> str:
     return f"- {when} {text}" if text else ""
 
 
-def read_events(path: Path) -> list[dict]:
+def read_events(path: Path, offset: int = 0) -> list[dict]:
+    """The events in `path` from byte `offset` on."""
     try:
-        return _parse(path.read_bytes())
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return _parse(f.read())
     except FileNotFoundError:
         return []
 

@@ -12,16 +12,20 @@ arguments: doit's process mode pickles them.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
+from doit.exceptions import DependencyError, SetupError, TaskFailed, UnmetDependency
 from doit.reporter import ConsoleReporter
 from filelock import Timeout
 
-from storyc.words import count
+from storyc.words import count, short
 
 
 def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
@@ -36,7 +40,9 @@ def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
         "verbosity": 2,
         "reporter": StorycReporter,
     }
-    # doit saves its state only when a run ends: make SIGTERM end it the way Ctrl-C does.
+    # doit saves its state only when a run ends: SIGTERM ends it the way Ctrl-C does, and both end it in order.
+    _RUN.build = root / build
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
 
     def task_storyc():
@@ -99,8 +105,51 @@ def _stop(line: str) -> None:
     raise SystemExit(2)
 
 
+class _Run:
+    """This process's part in a run, as a signal finds it (doit's workers, forked, start with the parent's)."""
+
+    build: Path | None = None
+    running = False  # between the reporter's initialize and complete_run
+    stopping = 0  # the signal that stops the run; 0 while it goes on
+    acting = 0  # actions running in this process's main thread (a signal reaches only that one)
+    threads = 0  # actions running in other threads (`-P thread`)
+    again = False  # told again while its story was putting itself back: stop once it has
+
+
+_RUN = _Run()
+INTERRUPTED = "interrupted"  # in build/locks/abort: no action starts any more
+BACK_TO_TODO = "the run was interrupted"  # the engine's reason for a story it puts back
+
+
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+    """Ctrl-C or SIGTERM: every running story goes back to todo, nothing new starts, the run ends in one line.
+
+    doit's own way (a KeyboardInterrupt in its parent) kills the workers while
+    they write their stories' statuses, and prints every process's traceback.
+    Here only an action running in this process is interrupted; the parent
+    passes the signal on (a SIGTERM reaches it alone) and waits for its workers.
+    """
+    worker = multiprocessing.parent_process() is not None
+    if _RUN.stopping:
+        if worker and signum == signal.SIGINT:
+            return  # one Ctrl-C comes twice, from the terminal and from the parent
+        if _RUN.acting:
+            _RUN.again = True  # a story is putting itself back to todo: let it, then stop
+            return
+        raise KeyboardInterrupt  # a second Ctrl-C, or doit's parent ending its workers: stop now
+    if not worker and not _RUN.running:
+        raise KeyboardInterrupt  # no run (loading the plan, `doit list`, the end of a run): as ever
+    _RUN.stopping = signum
+    if not worker:
+        (_RUN.build / "locks").mkdir(parents=True, exist_ok=True)
+        (_RUN.build / "locks" / "abort").write_text(INTERRUPTED, encoding="utf-8")
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGINT)
+        if _RUN.threads:
+            raise KeyboardInterrupt  # a thread cannot be interrupted: doit leaves them, the reporter puts their stories back
+    if _RUN.acting:
+        raise KeyboardInterrupt  # into the story, which puts itself back to todo
+    # An idle worker, or a parent between tasks: the next action declines, and the run ends.
 
 
 def plan_tasks(plan: dict, root: str, plan_path: str):
@@ -162,54 +211,106 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
 def story_action(root: str, plan_path: str, story_id: str) -> bool:
     from storyc.engine import run_story
 
-    return run_story(root, plan_path, story_id)
+    return _act(run_story, root, plan_path, story_id)
 
 
 def wave_action(root: str, plan_path: str, wave: int) -> bool:
     from storyc.integration import run_wave
 
-    return run_wave(root, plan_path, wave)
+    return _act(run_wave, root, plan_path, wave)
 
 
 def point_action(root: str, plan_path: str, slug: str) -> bool:
     from storyc.integration import run_point
 
-    return run_point(root, plan_path, slug)
+    return _act(run_point, root, plan_path, slug)
 
 
 def sprint_action(root: str, plan_path: str) -> bool:
     from storyc.integration import run_sprint
 
-    return run_sprint(root, plan_path)
+    return _act(run_sprint, root, plan_path)
+
+
+def _act(action, *args) -> bool:
+    """An action, unless the run is stopping; interrupted, it fails quietly.
+
+    A KeyboardInterrupt that left a doit worker would reach doit's parent,
+    which then kills every worker where it stands.
+    """
+    if _RUN.stopping or _interrupted():
+        return False
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _RUN.acting += 1
+    else:
+        _RUN.threads += 1
+    try:
+        done = action(*args)
+    except KeyboardInterrupt:
+        _RUN.stopping = _RUN.stopping or signal.SIGINT
+        done = False
+    finally:
+        if main:
+            _RUN.acting -= 1
+        else:
+            _RUN.threads -= 1
+    if main and _RUN.again:
+        raise KeyboardInterrupt  # told again while its story went back to todo: now this process stops
+    return done
+
+
+def _interrupted() -> bool:
+    """Whether this run was interrupted (in a worker that has not heard the signal itself yet)."""
+    try:
+        return _RUN.running and (_RUN.build / "locks" / "abort").read_text(encoding="utf-8") == INTERRUPTED
+    except OSError:
+        return False
+
+
+SHOWN = 20  # names on the skipped and not-started lines
+WAIT_FOR_WORKERS = 10.0  # seconds, after a second Ctrl-C, for a worker to finish putting its story back
 
 
 class StorycReporter(ConsoleReporter):
-    """doit's console output, plus `[done/total]`, the stories running and the cost so far."""
+    """doit's console output in storyc's words.
 
-    desc = "storyc: [done/total], running stories, cost"
+    While it runs: `[done/total]`, the stories running and the cost so far. At
+    the end: one line per failed or blocked story with its reason and its log,
+    one line for what its failure skipped, and the tally; doit's own failure
+    report (`TaskFailed`, a block per `UnmetDependency`) is not printed.
+    """
+
+    desc = "storyc: [done/total], running stories, cost, one line per failure"
 
     def initialize(self, tasks, selected_tasks):
-        self.total = sum(1 for t in tasks.values() if (t.meta or {}).get("storyc") == "story")
+        self.tasks, self.selected = tasks, list(selected_tasks or tasks)
+        self.outcome: dict[str, str] = {}  # name -> ok, up-to-date, failed, skipped
+        self.failed: list[tuple] = []  # (task, doit's failure), in order
+        self.total = sum(1 for t in tasks.values() if self._story(t))
         self.done, self.running, self.cost = 0, [], 0.0
         self.build = self.checkpoints = None
         self.started = time.time()
-        story = next((t for t in tasks.values() if (t.meta or {}).get("storyc") == "story"), None)
+        story = next((t for t in tasks.values() if self._story(t)), None)
         if story is None:
             return
         from storyc.files import lock_for
 
         record = Path(story.meta["record"])
-        self.build = record.parent.parent
-        self.lock = lock_for(self.build, "run")
+        build = record.parent.parent
+        self.lock = lock_for(build, "run")
         try:
             self.lock.acquire(timeout=0)
         except Timeout:
             self.write(f"storyc: another doit run of this sprint is running (lock {self.lock.lock_file}); wait for it to finish\n")
             sys.exit(2)
+        self.build = build
         self.root = Path(story.actions[0].args[0])
         (self.build / "locks" / "abort").unlink(missing_ok=True)  # a spend limit hit last run stops no one now
         self.started = time.time()
         self._log("run_started")  # before any worker's event; the views are redrawn only once a story runs
+        self.events_from = (self.build / "events.jsonl").stat().st_size  # this run's events come after
+        _RUN.running = True
 
     def _log(self, kind: str, **fields) -> None:
         """One line in build/events.jsonl, without redrawing the views (which a no-op run leaves alone)."""
@@ -240,15 +341,28 @@ class StorycReporter(ConsoleReporter):
             self.write(f".  {task.name}\n")
 
     def add_success(self, task):
+        self.outcome[task.name] = "ok"
         if self._story(task):
             self._finish(task, "✓")
 
     def add_failure(self, task, fail):
+        if isinstance(fail, UnmetDependency):
+            self.outcome[task.name] = "skipped"  # on the one skipped line at the end
+            return
+        self.outcome[task.name] = "failed"
+        self.failed.append((task, fail))
         if self._story(task) and task.name in self.running:
-            self._finish(task, "✗")
-        super().add_failure(task, fail)
+            if _RUN.stopping:
+                self.running.remove(task.name)  # interrupted: the one line at the end says so
+            else:
+                self._finish(task, "✗")
+
+    def skip_ignore(self, task):
+        self.outcome[task.name] = "ignored"
+        super().skip_ignore(task)
 
     def skip_uptodate(self, task):
+        self.outcome[task.name] = "up-to-date"
         if self._story(task):
             self.done += 1
         elif task.name[0] != "_":
@@ -265,12 +379,129 @@ class StorycReporter(ConsoleReporter):
         self.write(f"[{self.done}/{self.total}] {mark} {task.name}   ${self.cost:.4f} so far" + (f"   running: {', '.join(self.running)}" if self.running else "") + "\n")
 
     def complete_run(self):
-        super().complete_run()
+        super().complete_run()  # doit's own errors, if any (the failures are storyc's to tell)
+        _RUN.running = False
+        if self.build is None:
+            for task, fail in self.failed:
+                self.write("".join(self._failure(task, fail, {}, None)))
+            return
+        from storyc.checkpoints import read_events
+
+        if _RUN.stopping:
+            for worker in multiprocessing.active_children():  # a second Ctrl-C: doit stopped them; they finish putting back
+                worker.join(timeout=WAIT_FOR_WORKERS)
+        events = read_events(self.build / "events.jsonl", self.events_from)
+        came_back = {e["story"] for e in events if e.get("event") in ("story_failed", "story_blocked", "story_done")}
+        if _RUN.stopping and self.checkpoints is not None:
+            for name in [n for n in self.running if n not in came_back]:
+                # Its action never came back (a thread doit left behind): put it back from here.
+                self.checkpoints.status(name, "todo")
+                events.append(self.checkpoints.event("story_failed", story=name, reason=BACK_TO_TODO))
+        back = list(dict.fromkeys(e["story"] for e in events if e.get("event") == "story_failed" and e.get("reason") == BACK_TO_TODO))
+        report = [] if _RUN.stopping else self._report(events)
+        end = {"done": self.done, "total": self.total} | ({"interrupted": True, "back_to_todo": back} if _RUN.stopping else {})
         if self.checkpoints is not None:
-            self.checkpoints.event("run_finished", done=self.done, total=self.total)
-        elif self.build is not None:
-            self._log("run_finished", done=self.done, total=self.total)
-        if self.build is not None:
-            self.lock.release()
-        if self.total:
-            self.write(f"storyc: {self.done} of {count(self.total, 'story', 'stories')} done, ${self.cost:.4f} this run\n")
+            self.checkpoints.event("run_finished", **end)
+        else:
+            self._log("run_finished", **end)
+        self.lock.release()
+        tally = f"{self.done} of {count(self.total, 'story', 'stories')} done, ${self.cost:.4f} this run"
+        if _RUN.stopping:
+            (self.build / "locks" / "abort").unlink(missing_ok=True)  # every worker has stopped: the next run starts clean
+            self.write(f"storyc: interrupted; {', '.join(back) or 'no story'} back to todo ({tally})\n")
+            self.outstream.flush()
+            sys.exit(128 + _RUN.stopping)
+        self.write("".join(report) + f"storyc: {tally}\n")
+        if self.failed and all(isinstance(fail, TaskFailed) for _, fail in self.failed):
+            self.outstream.flush()
+            sys.exit(1)  # a story or a gate failed; doit says 2 (an error) once it skipped a dependent
+
+    # ------------------------------------------------------------ the report at the end
+
+    def _report(self, events: list[dict]) -> list[str]:
+        """One line per failure, then what did not run because of them, and what did not start at all."""
+        last = {e["story"]: e for e in events if e.get("event") in ("story_blocked", "story_failed", "story_done") and "story" in e}
+        abort = self._abort_reason()
+        lines, declined = [], []
+        for task, fail in self.failed:
+            if self._story(task) and task.name not in last and abort and isinstance(fail, TaskFailed):
+                declined.append(task.name)  # the spend limit stopped the run before this story began
+            else:
+                lines += self._failure(task, fail, last, events)
+        skipped, not_started = self._not_run()
+        if skipped:
+            lines.append(f"skipped (their dependencies failed): {_names(skipped)}\n")
+        if not_started := declined + [n for n in not_started if n not in declined]:
+            why = f"the run was stopped: {abort}" if abort else "doit stops at the first failure; `doit --continue` runs what does not depend on it"
+            lines.append(f"not started ({why}): {_names(not_started)}\n")
+        return lines
+
+    def _failure(self, task, fail, last: dict, events: list[dict] | None) -> list[str]:
+        name = task.name
+        if isinstance(fail, (DependencyError, SetupError)):
+            return [f"✗ {name}: {short(fail.get_msg(), 300)}\n"]
+        if not isinstance(fail, TaskFailed):  # an exception in storyc's action: a bug, whose trace the report needs
+            return [f"✗ {name}: internal error in storyc (please report it with the trace below)\n{fail.get_msg()}\n"]
+        if self._story(task):
+            e = last.get(name, {})
+            log = self._where(Path(task.meta["record"]).parent.parent / "logs" / f"{Path(task.meta['record']).stem}.log")
+            if e.get("event") == "story_blocked":
+                attempts = e.get("attempts")
+                after = f" after {count(attempts, 'attempt', 'attempts')}" if attempts is not None else ""
+                return [f"✗ {name} blocked{after}: {e.get('summary') or short(e.get('reason', ''), 160)} — {e.get('log') or log or 'no log'}\n"]
+            if e.get("event") == "story_failed":
+                return [f"✗ {name} stopped, back to todo: {short(e.get('reason', ''), 200)}" + (f" — {log}" if log else "") + "\n"]
+            return [f"✗ {name} failed (its error is above)\n"]
+        log = self._where(self.build / "logs" / "integration.log") if self.build else None
+        what = {"wave": "the integration tests failed", "sprint": "the E2E tests failed"}.get(name.split("-")[0], "its integration check failed")
+        if name.startswith("integration:") and events is not None:
+            what += self._culprit(name.split(":", 1)[1], events)
+        return [f"✗ {name}: {what}" + (f" — {log}" if log else " (its error is above)") + "\n"]
+
+    def _culprit(self, slug: str, events: list[dict]) -> str:
+        plan = self._checkpoints().plan
+        point = next((p["name"] for p in plan["integration_points"] if p["slug"] == slug), None)
+        failed = [e for e in events if e.get("event") == "integration_failed" and e.get("name") == point]
+        if not failed:
+            return ""
+        culprit = failed[-1].get("culprit")
+        return f"; broken by {culprit}" if culprit else "; no single story's change explains it"
+
+    def _where(self, path: Path) -> str | None:
+        """`path` as the user reads it (relative to the repository), if it exists."""
+        return os.path.relpath(path, self.root) if path.is_file() else None
+
+    def _abort_reason(self) -> str | None:
+        try:
+            return (self.build / "locks" / "abort").read_text(encoding="utf-8").strip() or "spend limit reached"
+        except OSError:
+            return None
+
+    def _not_run(self) -> tuple[list[str], list[str]]:
+        """This run's targets that did not run: those after a failure (skipped), and the others (not started)."""
+        owner = {target: name for name, task in self.tasks.items() for target in task.targets}
+        deps = {name: [*task.task_dep, *(owner[f] for f in task.file_dep if f in owner)] for name, task in self.tasks.items()}
+        wanted, todo = set(), list(self.selected)
+        while todo:  # what was asked for and everything it needs
+            name = todo.pop()
+            if name in deps and name not in wanted:
+                wanted.add(name)
+                todo += deps[name]
+        dependents = defaultdict(list)
+        for name, needs in deps.items():
+            for need in needs:
+                dependents[need].append(name)
+        after, todo = set(), [n for n, o in self.outcome.items() if o in ("failed", "skipped")]
+        while todo:
+            for name in dependents[todo.pop()]:
+                if name not in after:
+                    after.add(name)
+                    todo.append(name)
+        # Stories, integration points and the sprint; a wave-N target is bookkeeping between them.
+        shown = [n for n, t in self.tasks.items() if n in wanted and n[0] != "_" and (self._story(t) or not n.startswith("wave-"))]
+        skipped = [n for n in shown if self.outcome.get(n) == "skipped" or (n not in self.outcome and n in after)]
+        return skipped, [n for n in shown if n not in self.outcome and n not in after]
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")

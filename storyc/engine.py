@@ -42,6 +42,7 @@ from storyc.stamps import (
     story_files,
     write_stamp,
 )
+from storyc.words import count, short
 from storyc.workspace import CACHES, MergeConflict, Workspace, open_workspace
 
 VERDICT = re.compile(r"^\s*VERDICT:\s*(APPROVE|CHANGES_REQUESTED)\s*$", re.M)
@@ -202,6 +203,7 @@ class Attempts:
         self.isolation = sprint.config["execution"]["isolation"]
         self.calls: list[dict[str, Any]] = []
         self.failure = failure
+        self.headline = failure and short(failure.split("\n", 1)[0], 100)  # the failure in a few words, for a person
         self.started = time.time()
 
     def run(self) -> bool:
@@ -250,6 +252,7 @@ class Attempts:
         for attempt in range(1, max_attempts + 1):
             if spent := self._budget_spent():
                 self.failure = f"{spent} (the story's budget; raise [runner] {spent.split()[0]} to allow more). Last failure: {self.failure}"
+                self.headline = spent + (f"; last failure: {self.headline}" if self.headline else "")
                 break
             ws.tidy()  # the last gates' bytecode, caches and reports are not this agent's to find
             before = self._before(ws)
@@ -257,6 +260,7 @@ class Attempts:
             changed_by_tools += result.changed
             if not result.finished:
                 self.failure = f"the agent stopped before finishing ({result.stop}): {result.detail or result.text}".strip()
+                self.headline = f"the agent stopped before finishing ({result.stop})"
                 continue
             changed = self._changed(ws, before, changed_by_tools)
             results = self._gates(ws, changed)
@@ -265,6 +269,7 @@ class Attempts:
                 continue
             if (review := self._review(ws, attempt)) is not None:
                 self.failure = "The Reviewer requested changes:\n" + review
+                self.headline = "The Reviewer requested changes: " + short(review, 80)
                 continue
             try:
                 return self._done(ws, changed)
@@ -272,6 +277,7 @@ class Attempts:
                 print(f"{self.id}: merge conflict: {exc.reason}; running it again on the current code")
                 self.sprint.checkpoints.event("merge_conflict", story=self.id, attempt=attempt, files=exc.files, reason=exc.reason)
                 self.failure = f"Your change no longer applies to the working tree (another story changed the same lines):\n{exc.reason}\nRedo it on the current code."
+                self.headline = "its change no longer applied to the working tree (a merge conflict)"
                 ws.close()
                 ws = open_workspace(self.sprint.root, self.sprint.build, self.name, self.isolation, self.story["files"])
                 changed_by_tools = []
@@ -373,7 +379,10 @@ class Attempts:
         return environment(user_templates(self.sprint.root, self.sprint.config["paths"]["templates"]))
 
     def _gates(self, ws: Workspace, changed: list[str]) -> list[GateResult]:
-        results = run_gates(self.story["policy"]["gates"], self.sprint.config["gates"], ws.path, changed, timeout=GATE_TIMEOUT, log=self.log)
+        attempt = self.calls[-1]["attempt"] if self.calls else 0  # the Builder's call that these gates judge
+        results = run_gates(self.story["policy"]["gates"], self.sprint.config["gates"], ws.path, changed, timeout=GATE_TIMEOUT, log=self.log, attempt=attempt)
+        if results and not results[-1].passed:
+            self.headline = results[-1].headline()
         verdict = ", ".join(f"{r.name} {'ok' if r.passed else 'FAILED'}" for r in results) or "no gates"
         print(f"{self.id}: gates: {verdict}")
         self.sprint.checkpoints.event("gates", story=self.id, passed=all(r.passed for r in results), results={r.name: r.passed for r in results})
@@ -437,10 +446,14 @@ class Attempts:
         return True
 
     def _blocked(self) -> bool:
-        reason = f"{self.runner_config['max_attempts']} attempt(s) failed; last failure: {self.failure}"
+        attempts = max((c["attempt"] for c in self.calls if c["role"] == "builder"), default=0)
+        headline = self.headline or "no failure recorded"
         self.sprint.checkpoints.status(self.id, "blocked")
-        self.sprint.checkpoints.event("story_blocked", story=self.id, reason=reason[:2000])
-        print(f"{self.id}: BLOCKED, needs human review. {reason[:500]}")
+        self.sprint.checkpoints.event(
+            "story_blocked", story=self.id, attempts=attempts, reason=f"{attempts} attempt(s) failed; last failure: {headline}",
+            summary=headline, failure=(self.failure or "")[:2000], log=self.log.relative_to(self.sprint.root).as_posix(),
+        )
+        print(f"{self.id}: BLOCKED after {count(attempts, 'attempt', 'attempts')}, needs human review")
         return False
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from storyc.runners.proc import clip, run_process
+from storyc.words import short
 
 # Credentials by their shape: wrong anywhere, tests and docs included.
 SECRET_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
@@ -57,29 +59,76 @@ class GateResult:
     passed: bool
     output: str
     seconds: float = 0.0
+    exit_code: int | None = None
 
     def brief(self) -> str:
         """What a fix agent needs: which gate, and its output."""
         return f"$ {self.command}\n{self.output.strip()}" if self.command else self.output.strip()
 
+    def headline(self) -> str:
+        """The failure in a few words, for a person: `lint failed: Found 2 errors.`"""
+        lines = [line.strip(" =-_*#~") for line in self.output.splitlines()]
+        lines = [line for line in lines if line]
+        if not lines:
+            return f"{self.name} failed with exit code {self.exit_code}"
+        if self.name == "secrets":  # the findings come first, the advice last
+            return f"{self.name} failed: {short(lines[0], 100)}" + (f" (and {len(lines) - 2} more)" if len(lines) > 2 else "")
+        return f"{self.name} failed: {short(lines[-1], 100)}"  # test runners, linters and compilers end with their tally
 
-def run_gates(names: list[str], commands: dict[str, str | None], cwd: Path, changed: list[str], *, timeout: float, log: Path) -> list[GateResult]:
-    """Run the gates in order, stopping at the first failure (its output is the fix brief)."""
+
+def run_gates(names: list[str], commands: dict[str, str | None], cwd: Path, changed: list[str], *, timeout: float, log: Path, attempt: int = 0) -> list[GateResult]:
+    """Run the gates in order, stopping at the first failure (its output is the fix brief).
+
+    Each run is in `log` between a header (gate, attempt, command) and a footer
+    (exit code, duration): one log holds all of a story's attempts.
+    """
     results = []
     for name in names:
         if name == "secrets":
+            started = _log_header(log, name, "storyc secrets check", attempt)
             result = secrets_gate(cwd, changed)
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(result.output.rstrip() + "\n")
+            result.exit_code, result.seconds, how = int(not result.passed), time.monotonic() - started, ""
         else:
             command = commands.get(name)
             if not command:
                 continue
-            done = run_process(command, cwd=cwd, timeout=timeout, shell=True, log=log)
+            started = _log_header(log, name, command, attempt)
+            try:
+                done = run_process(command, cwd=cwd, timeout=timeout, shell=True, log=log)
+            except KeyboardInterrupt:
+                log_footer(log, name, None, time.monotonic() - started, how="interrupted")
+                raise
+            how = "timed out" if done.timed_out else ""
             output = done.output if not done.timed_out else done.output + f"\n(timed out after {timeout:g} s; killed)"
-            result = GateResult(name, command, done.returncode == 0 and not done.timed_out, clip(output, 8000), done.seconds)
+            result = GateResult(name, command, done.returncode == 0 and not done.timed_out, clip(output, 8000), done.seconds, done.returncode)
+        log_footer(log, name, result.exit_code, result.seconds, how=how)
         results.append(result)
         if not result.passed:
             break
     return results
+
+
+def _log_header(log: Path, name: str, command: str, attempt: int) -> float:
+    when = "re-verification, no agent" if attempt == 0 else f"attempt {attempt}"
+    return log_header(log, f"gate {name} · {when}", command)
+
+
+def log_header(log: Path, what: str, command: str) -> float:
+    """The line that opens one command's output in a log; the time it started."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as f:
+        gap = "\n" if f.tell() else ""  # a blank line between runs
+        f.write(f"{gap}===== {what} · {time.strftime('%Y-%m-%d %H:%M:%S')}\n$ {command}\n")
+    return time.monotonic()
+
+
+def log_footer(log: Path, name: str, exit_code: int | None, seconds: float, *, how: str = "") -> None:
+    """The line that closes it: how it ended."""
+    ended = f"exit code {exit_code}" + (f" ({how})" if how else "") if exit_code is not None else how
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"===== {name}: {ended}, {seconds:.2f} s\n")
 
 
 def secrets_gate(cwd: Path, changed: list[str]) -> GateResult:

@@ -13,6 +13,7 @@ import time
 
 from storyc.engine import Attempts, Sprint, load_sprint, reported
 from storyc.files import atomic_write
+from storyc.gates import log_footer, log_header
 from storyc.runners.proc import run_process
 from storyc.stamps import MISSING, load_record, read_out, stamp_name
 from storyc.workspace import git_toplevel, redo_patch, undo_patch
@@ -81,9 +82,10 @@ def run_sprint(root: str, plan_path: str) -> bool:
 
 def _check(sprint: Sprint, what: str, command: str) -> tuple[bool, str]:
     log = sprint.build / "logs" / "integration.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    log_header(log, what, command)
     done = run_process(command, cwd=sprint.root, timeout=TIMEOUT, shell=True, log=log)
     ok = done.returncode == 0 and not done.timed_out
+    log_footer(log, what, done.returncode, done.seconds, how="timed out" if done.timed_out else "")
     print(f"{what}: {'passed' if ok else 'FAILED'} ({command})")
     if not ok:
         print(done.output[-3000:])

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from storyc.words import count
+from storyc.words import count, short
 
 FAMILY_OF_EVENT = {
     "story_started": "in_progress",
@@ -21,6 +21,8 @@ FAMILY_OF_EVENT = {
     "story_skipped": None,  # keeps whatever it was
     "story_failed": "todo",
 }
+CELL = 120  # characters of a table cell: the whole story is in the log it names
+FIRST_LINES = 6  # of a blocked story's last failure, in `storyc status` and PROGRESS.md
 COLUMNS = (("todo", "To Do"), ("in_progress", "In Progress"), ("blocked", "Blocked"), ("done", "Done"), ("deferred", "Deferred"), ("cancelled", "Cancelled"))
 
 
@@ -31,7 +33,7 @@ class Snapshot:
     waves: list[dict[str, Any]]
     stories: dict[str, dict[str, Any]]  # id -> {title, wave, family, ...}
     active: list[dict[str, Any]]  # {story, role, model, attempt, started}
-    blocked: list[dict[str, Any]]  # {story, reason}
+    blocked: list[dict[str, Any]]  # {story, reason, summary, attempts, failure, log}
     tokens: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
     running: bool = False
@@ -55,7 +57,7 @@ def snapshot(plan: dict, events: list[dict], running: bool) -> Snapshot:
         for s in plan["stories"] if s["target"]
     }
     active: dict[str, dict] = {}
-    blocked: dict[str, str] = {}
+    blocked: dict[str, dict] = {}
     tokens: Counter = Counter()
     cost = 0.0
     for e in events:
@@ -82,7 +84,7 @@ def snapshot(plan: dict, events: list[dict], running: bool) -> Snapshot:
         if kind in ("story_done", "story_blocked", "story_skipped", "story_failed"):
             active.pop(sid, None)
         if kind == "story_blocked":
-            blocked[sid] = e.get("reason", "")
+            blocked[sid] = e
         elif kind in ("story_done", "story_started"):
             blocked.pop(sid, None)
     if not running:
@@ -92,7 +94,7 @@ def snapshot(plan: dict, events: list[dict], running: bool) -> Snapshot:
                 story["family"] = "todo"  # interrupted: the next run picks it up
     for sid, story in stories.items():
         if story["family"] == "blocked" and sid not in blocked:
-            blocked[sid] = "blocked in tasks.json"
+            blocked[sid] = {"reason": "blocked in tasks.json"}
     waves = []
     for n, ids in enumerate(plan["waves"], 1):
         families = Counter(stories[i]["family"] for i in ids)
@@ -101,12 +103,19 @@ def snapshot(plan: dict, events: list[dict], running: bool) -> Snapshot:
         waves=waves,
         stories=stories,
         active=sorted(active.values(), key=lambda a: a["started"] or 0),
-        blocked=[{"story": sid, "reason": reason} for sid, reason in blocked.items()],
+        blocked=[_blocked(sid, e) for sid, e in blocked.items()],
         tokens=dict(tokens),
         cost_usd=cost,
         running=running,
         last_event=events[-1]["ts"] if events else None,
     )
+
+
+def _blocked(sid: str, e: dict) -> dict[str, Any]:
+    """A blocked story as the views show it (an event from before storyc kept a summary has only its reason)."""
+    reason = e.get("reason", "")
+    return {"story": sid, "reason": reason, "summary": e.get("summary") or short(reason, CELL), "attempts": e.get("attempts"),
+            "failure": e.get("failure", ""), "log": e.get("log")}
 
 
 def _when(ts: float | None) -> str:
@@ -164,10 +173,24 @@ def progress_head(plan: dict, snap: Snapshot) -> str:
         "",
     ]
     if snap.blocked:
-        lines += ["| Story | Reason |", "| ----- | ------ |"] + [f"| {_cell(b['story'])} | {_cell(b['reason'])[:300]} |" for b in snap.blocked]
+        lines += ["| Story | Attempts | Last failure | Log |", "| ----- | -------- | ------------ | --- |"]
+        lines += [f"| {_cell(b['story'])} | {b['attempts'] if b['attempts'] is not None else '-'} | {_cell(short(b['summary'], CELL))} | {_cell(b['log'] or '-')} |"
+                  for b in snap.blocked]
+        lines += [line for b in snap.blocked for line in _first_lines(b)]
     else:
         lines.append("Nothing is blocked.")
     return "\n".join(lines) + "\n"
+
+
+def _first_lines(b: dict) -> list[str]:
+    """The head of a blocked story's last failure, as an indented block: what a person reads first."""
+    text = [line.rstrip() for line in b["failure"].splitlines() if line.strip()]
+    if not text:
+        return []
+    where = f"; all of it in {b['log']}" if b["log"] else ""
+    shown = [f"    {short(line, CELL) if len(line) > CELL else line}" for line in text[:FIRST_LINES]]
+    more = [f"    … ({count(len(text) - FIRST_LINES, 'more line', 'more lines')})"] if len(text) > FIRST_LINES else []
+    return ["", f"{b['story']}, the last failure (its first lines{where}):", "", *shown, *more]
 
 
 def kanban(plan: dict, snap: Snapshot) -> str:
