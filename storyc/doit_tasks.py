@@ -424,15 +424,17 @@ class StorycReporter(ConsoleReporter):
         abort = self._abort_reason()
         lines, declined = [], []
         for task, fail in self.failed:
-            if self._story(task) and task.name not in last and abort and isinstance(fail, TaskFailed):
-                declined.append(task.name)  # the spend limit stopped the run before this story began
+            unstarted = task.name not in last or str(last[task.name].get("reason", "")).startswith("not started")
+            if self._story(task) and unstarted and abort and isinstance(fail, TaskFailed):
+                declined.append(task.name)  # the run was stopped (a spend limit, a runner that cannot run) before it began
             else:
                 lines += self._failure(task, fail, last, events)
         skipped, not_started = self._not_run()
         if skipped:
             lines.append(f"skipped (their dependencies failed): {_names(skipped)}\n")
         if not_started := declined + [n for n in not_started if n not in declined]:
-            why = f"the run was stopped: {abort}" if abort else "doit stops at the first failure; `doit --continue` runs what does not depend on it"
+            # The worker that stopped the run said why, once.
+            why = "the run was stopped, see above" if abort else "doit stops at the first failure; `doit --continue` runs what does not depend on it"
             lines.append(f"not started ({why}): {_names(not_started)}\n")
         return lines
 

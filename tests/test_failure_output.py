@@ -220,7 +220,7 @@ def test_ctrl_c_prints_one_line_and_leaves_the_statuses_and_the_log_in_order(tmp
     assert_readable(out + err)
     assert err == "", err
     # Before the signal, the run's own lines; after it, one line.
-    before_signal = r"\[0/4\] ▶ [AB]   running: .*|[AB]: building|[AB]: attempt 1, builder on claude-haiku-4-5"
+    before_signal = r"\[0/4\] ▶ [AB]   running: .*|[AB]: building( \(.*\))?|[AB]: attempt 1, builder on claude-haiku-4-5"
     rest = [line for line in out.splitlines() if not re.fullmatch(before_signal, line)]
     assert len(rest) == 1 and re.fullmatch(r"storyc: interrupted; [AB], [AB] back to todo \(0 of 4 stories done, \$0\.0000 this run\)", rest[0]), out
     assert statuses(root) == dict.fromkeys("ABCD", "to-do")  # the file's own word for todo
