@@ -77,7 +77,7 @@ def test_no_sprint_file_puts_every_open_story_in_scope_said_in_one_line(repo) ->
     r = repo(tasks=TASKS)
     ids, out = compiled(r)
     assert ids == ["US-1", "US-2", "US-3"]
-    assert scope_line(out) == "scope: no sprint file, so every open story of tasks.json (todo, in progress or blocked): 3"
+    assert scope_line(out) == "scope: no sprint file, so every open story of tasks.json (todo, in progress or blocked) and every story storyc built: 3"
     res = r.run("check")
     assert res.code == 0 and scope_line(res.stdout) == scope_line(out)
 
