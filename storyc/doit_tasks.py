@@ -63,22 +63,12 @@ def current_plan(root: Path, plan_path: str) -> dict:
     if not (root / plan_path).is_file() or rec is None:
         what = "no compiled plan" if not (root / plan_path).is_file() else f"{plan_path} has no record of its inputs ({build}/{freshness.RECORD})"
         _stop(f"storyc: {what}: run `storyc compile` first")
-    if (why := freshness.stale(root, rec)) is not None and not _run_in_progress(root / build):
+    from storyc.checkpoints import run_active
+
+    # Another doit running this sprint writes tasks.json as it goes: its plan is left alone.
+    if (why := freshness.stale(root, rec)) is not None and not run_active(root / build):
         _recompile(root, rec, why)
     return json.loads((root / plan_path).read_text(encoding="utf-8"))
-
-
-def _run_in_progress(build: Path) -> bool:
-    """Another doit is running this sprint (it writes tasks.json as it goes): leave its plan alone."""
-    from storyc.files import lock_for
-
-    lock = lock_for(build, "run")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
 
 
 def _recompile(root: Path, rec: dict, why: str) -> None:
