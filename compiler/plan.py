@@ -261,7 +261,7 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
     spec_texts: dict[str, str] = {}
     # Reviewed or not: the prompt templates a story uses, as one digest each.
     digests = {reviewed: template_digest(inputs.templates, ROLES_REVIEWED if reviewed else ROLES) for reviewed in (False, True)}
-    estimates = _estimates(inputs, scope)
+    estimates = _estimates(inputs)
     guesses = {}
     for story in scope:
         if story.id in graph:
@@ -296,7 +296,7 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
     )
 
 
-def _estimates(inputs: Inputs, scope: list[Story]) -> Estimates:
+def _estimates(inputs: Inputs) -> Estimates:
     """What the builds recorded in the build folder's stamps say about each size."""
     sizes = {s.id: s.size or "M" for s in inputs.tasks.stories}
     return Estimates(read_samples(inputs.root / inputs.config.paths.build / "stamps", sizes))
