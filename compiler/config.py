@@ -132,6 +132,7 @@ class Runner(_Section):
 class Execution(_Section):
     barrier: Literal["none", "wave"] = "none"
     isolation: Literal["worktree", "none"] | None = None  # None: worktree in a git repository
+    order: Literal["critical-path", "declared"] = "critical-path"  # which ready story starts first
 
 
 class Config(_Section):
@@ -266,6 +267,7 @@ _HINTS = {
     "runner.argv": 'argv is a list of strings, e.g. ["codex", "exec", "{prompt_file}"]',
     "execution.barrier": 'barrier is "none" or "wave"',
     "execution.isolation": 'isolation is "worktree" or "none"',
+    "execution.order": 'order is "critical-path" (the longest remaining path starts first) or "declared" (tasks.json order)',
     "gates.secrets": "secrets is true or false",
     "gates": "a gate is a shell command in a string",
     "paths": "a path is a string, relative to the repository root",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from bisect import bisect_left
 from fnmatch import fnmatchcase, translate
@@ -80,10 +81,11 @@ class StoryGraph:
     def reaches(self, a: str, b: str) -> bool:
         return nx.has_path(self._g, a, b)
 
-    def critical_path(self) -> tuple[list[str], float]:
-        """The chain of stories with the most hours end to end, and those hours."""
+    def critical_path(self, hours: Mapping[str, float] | None = None) -> tuple[list[str], float]:
+        """The chain of stories with the most hours end to end, and those hours
+        (each story's `hours` as added, unless given)."""
         best: dict[str, tuple[float, str | None]] = {}
-        hours = nx.get_node_attributes(self._g, "hours")
+        hours = hours if hours is not None else nx.get_node_attributes(self._g, "hours")
         pred = self._g.pred
         # Any topological order will do: ties are broken by declaration order below.
         for node in (node for wave in self.waves() for node in wave):
@@ -98,6 +100,21 @@ class StoryGraph:
             path.append(node)
             node = best[node][1]
         return path[::-1], best[end][0]
+
+    def remaining(self, hours: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Each story's remaining path: its own hours plus the longest chain of its dependents'."""
+        hours = hours if hours is not None else nx.get_node_attributes(self._g, "hours")
+        succ = self._g.succ
+        out: dict[str, float] = {}
+        for wave in reversed(self.waves()):
+            for node in wave:
+                out[node] = hours[node] + max((out[c] for c in succ[node]), default=0.0)
+        return out
+
+    def by_remaining(self, remaining: Mapping[str, float]) -> list[str]:
+        """Stories with the longest remaining path first, ties in declaration order: the order
+        in which ready stories should start (each comes after every story it needs)."""
+        return sorted(self._g, key=lambda s: (-remaining[s], self._order[s]))
 
     def order_shared_files(self, files: dict[str, list[str]]) -> list[OrderingEdge]:
         """Add an edge between any two stories that could run at once and share a file.

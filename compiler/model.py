@@ -94,7 +94,10 @@ class PlannedStory:
     family: str
     size: str
     size_source: str
-    hours: float
+    hours: float  # as declared (estimated_hours) or the size's band
+    estimate_hours: float  # what the plan counts on: measured builds where enough are known, else `hours` (see estimates.py)
+    estimate_source: str
+    remaining_hours: float | None  # its estimate plus the longest chain of its dependents'; None when not a target
     priority: str | None
     epic: str | None
     depends_on: list[str]
@@ -150,6 +153,8 @@ class Plan:
     edges: list[Edge]
     waves: list[list[str]]
     critical_path: dict[str, Any]
+    dispatch_order: list[str]  # targets in the order ready stories start (doit_tasks emits it)
+    velocity: dict[str, Any]  # measured builds per size and model (estimates.Estimates.velocity)
     integration_points: list[IntegrationPoint]
     excluded: dict[str, list[str]]
     pulled_in: list[str]  # in scope only as unfinished dependencies (compile --with-deps)

@@ -21,6 +21,7 @@ from storyc.words import count
 
 from .config import GATE_NAMES, Config, build_dir_problem, known_models, line_of_key, load_config, model_typo
 from .source import read_text, require_root
+from .estimates import Estimates, read_samples, sig
 from .graph import StoryGraph
 from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
 from .render import environment, template_digest, user_templates
@@ -240,7 +241,7 @@ def validate(inputs: Inputs, scope: list[Story]) -> StoryGraph:
 
 
 # The names of the doit targets storyc makes besides the stories.
-RESERVED = re.compile(r"sprint|wave-\d+|integration:.*", re.I)
+RESERVED = re.compile(r"sprint|wave-\d+|integration:.*|_order:\d+", re.I)
 
 
 def _check_target_name(story: Story, tf: TaskFile, spec_names: dict[str, Story]) -> None:
@@ -253,7 +254,7 @@ def _check_target_name(story: Story, tf: TaskFile, spec_names: dict[str, Story])
         )
     if RESERVED.fullmatch(story.id):
         raise InputError(
-            f"story id {story.id!r} is also the name of a target storyc makes (sprint, wave-N, integration:<name>)",
+            f"story id {story.id!r} is also the name of a target storyc makes (sprint, wave-N, integration:<name>, _order:N)",
             tf.where_story(story, "id"),
             hint="rename the story",
         )
@@ -305,13 +306,21 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
     spec_texts: dict[str, str] = {}
     # Reviewed or not: the prompt templates a story uses, as one digest each.
     digests = {reviewed: template_digest(inputs.templates, ROLES_REVIEWED if reviewed else ROLES) for reviewed in (False, True)}
-    stories = [_planned(s, inputs, graph, wave_of, policies, digests, spec_texts) for s in scope]
+    estimates = _estimates(inputs)
+    guesses = {}
+    for story in scope:
+        if story.id in graph:
+            policy = _policy(story, inputs, policies)
+            guesses[story.id] = estimates.estimate(story.size or "M", policy.model, story._origin.hours)
+    remaining = graph.remaining({sid: hours for sid, (hours, _) in guesses.items()})
+    stories = [_planned(s, inputs, graph, wave_of, policies, digests, spec_texts, guesses.get(s.id), remaining.get(s.id)) for s in scope]
     _check_prices(inputs, scope, stories)
     in_graph = {s.id for s in stories if s.target}
     edges = [Edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
     edges += [Edge(source=c, target=s.id, kind="subtask", reason=f"{c} is a subtask of {s.id}") for s in scope if s.id in in_graph for c in s._origin.children if c in in_graph]
     edges += [Edge(source=e.before, target=e.after, kind="file", reason=f"both change {e.path}") for e in ordering]
-    path, hours = graph.critical_path()
+    path, hours = graph.critical_path({sid: hours for sid, (hours, _) in guesses.items()})
+    declared = [s.id for s in scope if s.id in graph]
     return Plan(
         schema_version=SCHEMA_VERSION,
         storyc_version=__version__,
@@ -322,7 +331,9 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
         stories=stories,
         edges=edges,
         waves=waves,
-        critical_path={"stories": path, "hours": hours},
+        critical_path={"stories": path, "hours": sig(hours)},
+        dispatch_order=graph.by_remaining(remaining) if inputs.config.execution.order == "critical-path" else declared,
+        velocity=estimates.velocity(),
         integration_points=_integration_points(inputs, wave_of),
         excluded=_excluded(inputs, scope),
         pulled_in=pulled_in,
@@ -354,6 +365,18 @@ def _size_note(inputs: Inputs, stories: list[PlannedStory]) -> list[str]:
     ]
 
 
+def _estimates(inputs: Inputs) -> Estimates:
+    """What the builds recorded in the build folder's stamps say about each size."""
+    sizes = {s.id: s.size or "M" for s in inputs.tasks.stories}
+    return Estimates(read_samples(inputs.root / inputs.config.paths.build / "stamps", sizes))
+
+
+def _policy(story: Story, inputs: Inputs, policies: dict[tuple, ResolvedPolicy]) -> ResolvedPolicy:
+    """The story's resolved policy, one object per distinct (size, model, gates)."""
+    key = (story.size, story.model, None if story.gates is None else tuple(story.gates))
+    return policies.get(key) or policies.setdefault(key, resolve_policy(story, inputs.config, inputs.tasks))
+
+
 def _planned(
     story: Story,
     inputs: Inputs,
@@ -362,14 +385,17 @@ def _planned(
     policies: dict[tuple, ResolvedPolicy],
     digests: dict[bool, str],
     spec_texts: dict[str, str],
+    estimate: tuple[float, str] | None,
+    remaining: float | None,
 ) -> PlannedStory:
     """A story with its policy resolved; its spec text goes into `spec_texts` if it is a target."""
     tf, config = inputs.tasks, inputs.config
-    key = (story.size, story.model, None if story.gates is None else tuple(story.gates))
-    policy = policies.get(key) or policies.setdefault(key, resolve_policy(story, config, tf))
+    policy = _policy(story, inputs, policies)
     target = story.id in graph
     size = story.size or "M"
     origin = story._origin
+    hours = origin.hours or SIZE_HOURS[size]
+    estimate = estimate or (hours, "estimated_hours" if origin.hours else f"{size} band")
     fields = dict(
         id=story.id,
         title=story.title,
@@ -380,7 +406,10 @@ def _planned(
         family=tf.family(story).value,
         size=size,
         size_source=origin.size_source,
-        hours=origin.hours or SIZE_HOURS[size],
+        hours=hours,
+        estimate_hours=estimate[0],
+        estimate_source=estimate[1],
+        remaining_hours=None if remaining is None else sig(remaining),
         priority=None if story.priority is None else str(story.priority),
         epic=story.epic,
         depends_on=story.depends_on,
@@ -469,7 +498,7 @@ def _config_snapshot(inputs: Inputs) -> dict:
         "models": config.models.model_dump(),
         "runner": config.runner.model_dump(),
         # Without isolation, wave N's integration tests would run while wave N+1 writes the same tree.
-        "execution": {"barrier": "wave" if isolation == "none" and config.gates.integration else config.execution.barrier, "isolation": isolation},
+        "execution": {"barrier": "wave" if isolation == "none" and config.gates.integration else config.execution.barrier, "isolation": isolation, "order": config.execution.order},
         "policy": {size: config.policy_for(size).model_dump() for size in ("XS", "S", "M", "L", "XL")},
         "statuses": {word: family.value for word, family in config.statuses.items()},
     }

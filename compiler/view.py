@@ -41,6 +41,8 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "rationale": _rationale(plan, targets),
         "graph_text": graph_text(plan),
         "mermaid": mermaid(plan),
+        "critical_hours": duration(plan.critical_path["hours"]) + (", estimated from measured builds: see Velocity below" if plan.velocity["scale"] is not None else ", estimated from sizes: no build measured yet"),
+        "velocity": _velocity(plan, targets),
         "waves": [_wave(plan, n, ids, by_id, ordered) for n, ids, ordered in _waves_with_ordering(plan, by_id)],
         "gates": _gates(plan),
         "gates_run": _gates_run(plan),
@@ -179,16 +181,77 @@ def graph_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+CRITICAL_STYLE = "stroke:#d62728,stroke-width:3px"
+
+
 def mermaid(plan: Plan) -> str:
-    """A `graph LR` block; nodes are numbered, so no story id can break the syntax or collide."""
+    """A `graph LR` block with the critical path drawn thick and red; nodes are numbered,
+    so no story id can break the syntax or collide."""
     lines = ["graph LR"]
     node = {story.id: f"s{n}" for n, story in enumerate(plan.targets, 1)}
     for story in plan.targets:
         lines.append(f'  {node[story.id]}["{_mermaid_text(f"{story.id}: {story.title}")}"]')
-    for edge in plan.edges:
+    path = plan.critical_path["stories"]
+    steps = set(zip(path, path[1:]))
+    on_path = []
+    for n, edge in enumerate(plan.edges):
         arrow = f'-.->|"{_mermaid_text(edge.reason.removeprefix("both change "))}"|' if edge.kind == "file" else "-->"
         lines.append(f"  {node[edge.source]} {arrow} {node[edge.target]}")
+        if (edge.source, edge.target) in steps:
+            on_path.append(str(n))  # linkStyle counts the edges in the order they are written
+    if path:
+        lines.append(f"  classDef critical {CRITICAL_STYLE}")
+        lines.append(f"  class {','.join(node[s] for s in path)} critical")
+    if on_path:
+        lines.append(f"  linkStyle {','.join(on_path)} {CRITICAL_STYLE}")
     return "\n".join(lines)
+
+
+def duration(hours: float) -> str:
+    """Hours as a person reads them: `40 s`, `12 min`, `3 h`, `1.5 h`."""
+    seconds = hours * 3600
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 59.5 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{round(hours, 1):g} h"
+
+
+def _velocity(plan: Plan, targets: list[PlannedStory]) -> dict:
+    """Section 3's Velocity table: per size, the seed's band against the median of finished builds, and what the plan uses."""
+    velocity = plan.velocity
+    rows = []
+    for entry in velocity["sizes"]:
+        size, measured = entry["size"], entry["measured"]
+        stories = [s for s in targets if s.size == size]
+        if not stories and not measured:
+            continue
+        used = sorted({(s.estimate_hours, s.estimate_source) for s in stories})
+        cells = [_measured_cells(f"{size}, all models" if len(entry["models"]) > 1 else size, entry["band_hours"], measured)]
+        if len(entry["models"]) > 1:
+            cells += [_measured_cells(f"{size} on {m['model']}", entry["band_hours"], m) for m in entry["models"]]
+        cells[0]["stories"] = len(stories)
+        cells[0]["used"] = "; ".join(f"{duration(h)}: {source}" for h, source in used) or "-"
+        rows += cells
+    return {"rows": rows, "min_samples": velocity["min_samples"], "builds": velocity["builds"], "scale": velocity["scale"], "scaled_by": "/".join(velocity["scaled_by"])}
+
+
+def _measured_cells(label: str, band_hours: float, m: dict | None) -> dict:
+    row = {"label": label, "band": duration(band_hours), "stories": "", "used": ""}
+    if m is None:
+        return {**row, "builds": 0, "actual": "-", "ratio": "-", "calls": "-", "tokens": "-", "cost": "-"}
+    enough = "" if m["enough"] else " (too few)"
+    return {
+        **row,
+        "builds": f"{m['samples']}{enough}",
+        "actual": duration(m["seconds"] / 3600),
+        "ratio": f"x{m['seconds'] / 3600 / band_hours:.2g}",
+        "calls": f"{m['calls']:g}",
+        "tokens": f"{m['tokens_in']:,.0f} / {m['tokens_out']:,.0f}",
+        "cost": f"${m['cost_usd']:.4f}",
+    }
 
 
 def _mermaid_text(text: str) -> str:

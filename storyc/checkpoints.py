@@ -16,7 +16,7 @@ from typing import Any
 
 from filelock import Timeout
 
-from storyc import progress
+from storyc import gantt, progress
 from storyc.compiler.statuses import Family
 from storyc.files import append_line, atomic_write, lock_for
 
@@ -81,6 +81,8 @@ class Checkpoints:
         snap = progress.snapshot(self.plan, self.events(), running=record["event"] != "run_finished")
         self._write_progress(snap, record)
         self._write_board(progress.kanban(self.plan, snap))
+        if record["event"] == "run_finished":
+            atomic_write(self.build / "GANTT.md", gantt.document(self.plan, self.events()))
         if self.plan_doc.is_file():
             text = self.plan_doc.read_text(encoding="utf-8")
             new = STATUS_SECTION.sub(lambda m: m.group(1) + progress.status_section(snap) + m.group(3), text, count=1)

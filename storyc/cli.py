@@ -152,7 +152,8 @@ def schema(root) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "gantt"]), default="text", show_default=True,
+              help="gantt: a Mermaid Gantt chart of the latest run, a lane per worker")
 @ROOT
 def status(fmt, root) -> None:
     """Wave progress, active agents, blocked stories with their reasons, tokens and cost so far.
@@ -161,7 +162,14 @@ def status(fmt, root) -> None:
     """
     from storyc import api, progress
     plan, snap = api.status(root)
-    if fmt == "json":
+    if fmt == "gantt":
+        from storyc import gantt
+        from storyc.checkpoints import read_events
+
+        events = read_events(root / plan["config"]["paths"]["build"] / "events.jsonl")
+        chart = gantt.gantt(gantt.last_run(events), plan["sprint"]["name"])
+        click.echo(chart) if chart else click.echo("storyc: no story has run yet: nothing to chart", err=True)
+    elif fmt == "json":
         click.echo(json.dumps(snap.as_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(progress.status_text(plan, snap), nl=False)

@@ -36,7 +36,8 @@ def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
     config = {
         "backend": "sqlite3",
         "dep_file": f"{build}/.doit.db",
-        "default_tasks": ["sprint"],
+        # The chain first (see plan_tasks): doit takes a selected task only when its ready queue is empty.
+        "default_tasks": [chain_name(1), "sprint"] if any(s["target"] for s in plan["stories"]) else ["sprint"],
         "verbosity": 2,
         "reporter": StorycReporter,
     }
@@ -142,13 +143,29 @@ def _interrupt(signum, frame):
     # An idle worker, or a parent between tasks: the next action declines, and the run ends.
 
 
+def chain_name(n: int) -> str:
+    return f"_order:{n}"
+
+
 def plan_tasks(plan: dict, root: str, plan_path: str):
-    """One target per story, then wave-N, integration:<name> and sprint."""
+    """One target per story, then wave-N, integration:<name> and sprint, then the chain that
+    makes doit start ready stories in the plan's dispatch order.
+
+    doit's dispatcher keeps a first-in, first-out queue: a task enters it when a task that
+    names it is first looked at, and again when the last task it waits for finishes. So
+    `_order:k` names the k-th story of the plan's dispatch order and `_order:k+1`, and is up
+    to date (nothing to run): doit meets the stories one at a time, in that order, each when
+    a worker is free, and a story that becomes ready later goes ahead of every story not met
+    yet, which (the order putting the longest remaining path first) is less urgent.
+    """
     from storyc import stamps
 
     build = plan["config"]["paths"]["build"]
     targets = [s for s in plan["stories"] if s["target"]]
     out = {s["id"]: stamps.out_path(build, s["spec"]) for s in targets}
+    order = plan.get("dispatch_order") or [s["id"] for s in targets]
+    rank = {sid: n for n, sid in enumerate(order)}
+    first = rank.__getitem__  # explicit task_dep in this order: doit's own (from file_dep, a set) would be in hash order
     gates = plan["config"]["gates"]
     barrier = plan["config"]["execution"]["barrier"] == "wave"
     exclude = stamps.exclusions(plan)
@@ -161,7 +178,7 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
             "actions": [(story_action, [root, plan_path, story["id"]])],
             "targets": [out[story["id"]]],
             "file_dep": [story["spec"], *(out[u] for u in story["after"])],
-            "task_dep": [f"wave-{story['wave'] - 1}"] if barrier and story["wave"] and story["wave"] > 1 else [],
+            "task_dep": ([f"wave-{story['wave'] - 1}"] if barrier and story["wave"] and story["wave"] > 1 else []) + sorted(story["after"], key=first),
             "uptodate": [(stamps.unchanged, [root, record, story["files"], exclude[story["id"]]])],
             "meta": {"storyc": "story", "record": record},
         }
@@ -172,7 +189,7 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
             "doc": f"wave {n} complete ({count(len(wave), 'story', 'stories')})" + (", then the integration gate" if gates["integration"] else ""),
             "actions": [(wave_action, [root, plan_path, n])],
             "file_dep": [out[s] for s in wave],
-            "task_dep": [f"wave-{n - 1}"] if n > 1 else [],
+            "task_dep": ([f"wave-{n - 1}"] if n > 1 else []) + sorted(wave, key=first),
         }
     for point in plan["integration_points"]:
         deps = [out[s] for s in point["stories"] if s in out]
@@ -189,9 +206,17 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
         "doc": "the whole sprint: every wave, every integration point" + (", then the E2E gate" if gates["e2e"] else "") + ", then the summary",
         "actions": [(sprint_action, [root, plan_path])],
         "file_dep": list(out.values()),
-        "task_dep": [f"wave-{n}" for n in range(1, len(waves) + 1)] + [f"integration:{p['slug']}" for p in plan["integration_points"]],
+        "task_dep": order + [f"wave-{n}" for n in range(1, len(waves) + 1)] + [f"integration:{p['slug']}" for p in plan["integration_points"]],
         "uptodate": [] if out else [True],  # a sprint with no story has nothing to check, on any run
     }
+    for n, sid in enumerate(order, 1):
+        yield {
+            "basename": chain_name(n),
+            "doc": f"the story that starts {n}. when ready: {sid}",
+            "actions": [],
+            "task_dep": [sid] + ([chain_name(n + 1)] if n < len(order) else []),
+            "uptodate": [True],  # nothing to run: doit passes it at once, in the main process
+        }
 
 
 # The actions, as module-level functions (process mode pickles them) that import the engine only
@@ -336,6 +361,8 @@ class StorycReporter(ConsoleReporter):
             self._finish(task, "✓")
 
     def add_failure(self, task, fail):
+        if task.name[0] == "_":  # a link of the dispatch chain, failing only because its story did: said once, there
+            return
         if isinstance(fail, UnmetDependency):
             self.outcome[task.name] = "skipped"  # on the one skipped line at the end
             return

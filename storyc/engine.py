@@ -470,6 +470,8 @@ def _stamp(sprint: Sprint, story: dict, upstream: dict, changed: list[str], *, b
     usage = sum((Usage(c["tokens"]["input"], c["tokens"]["output"], c["tokens"]["cache_read"], c["tokens"]["cache_write"]) for c in calls), Usage())
     record = {
         "story": story["id"],
+        "size": story["size"],  # with the planned model: what the next compile's estimates group builds by
+        "model": story["policy"]["model"],
         "spec_sha256": story["spec_sha256"],
         "upstream": upstream,
         "files": files,

@@ -13,6 +13,7 @@ import time
 
 from storyc.engine import Attempts, Sprint, load_sprint, reported
 from storyc.files import atomic_write
+from storyc.gantt import gantt, last_run
 from storyc.gates import log_footer, log_header
 from storyc.runners.proc import run_process
 from storyc.stamps import MISSING, load_record, read_out, stamp_name
@@ -75,6 +76,8 @@ def run_sprint(root: str, plan_path: str) -> bool:
     for sid, s in snap.stories.items():
         record = load_record(sprint.record_file(sid)) or {}
         lines.append(f"| {sid} | {s['family']} | {len(record.get('calls', []))} | ${record.get('cost_usd', 0):.4f} |")
+    if chart := gantt(last_run(sprint.checkpoints.events()), sprint.plan["sprint"]["name"]):
+        lines += ["", "## What ran", "", "A lane per worker, a bar per agent call and per round of gates (red: failed).", "", "```mermaid", chart, "```"]
     atomic_write(sprint.build / "SPRINT_SUMMARY.md", "\n".join(lines) + "\n")
     sprint.checkpoints.event("sprint_done", passed=passed)
     return passed

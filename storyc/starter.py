@@ -90,6 +90,7 @@ scripts = ".storyc/scripts"              # for kind = "scripted": <story-id>.tom
 [execution]
 barrier = "none"                         # none: by the graph; wave: strict wave gates
 # isolation = "worktree"                 # default: worktree in a git repository, else none
+order = "critical-path"                  # which ready story starts first: critical-path (longest remaining path) or declared
 
 # [statuses]                             # more status words, mapped to a family
 # "needs-qa" = "in_progress"

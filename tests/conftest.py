@@ -34,6 +34,8 @@ def _load(name: str, file: str) -> None:
 
 
 _load("storyc_tests_fakeapi", "fakeapi.py")  # the fake Messages API: `import storyc_tests_fakeapi as fakeapi`
+_load("storyc_tests_doitclock", "doitclock.py")  # doit's dispatcher on a virtual clock
+_load("storyc_tests_mermaid", "mermaidcheck.py")  # a strict reader of the Mermaid storyc writes
 
 TASKS = "docs/tasks/tasks.json"
 SPRINT = "docs/sprints/sprint-001.md"

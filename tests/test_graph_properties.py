@@ -214,6 +214,23 @@ def test_critical_path_is_a_real_longest_path(dag: Dag, ordered: bool) -> None:
 
 
 @SETTINGS
+@given(dags(), st.booleans())
+def test_remaining_paths_order_every_story_after_those_it_needs(dag: Dag, ordered: bool) -> None:
+    g = make_graph(dag)
+    if ordered:
+        g.order_shared_files(dag.files)
+    remaining = g.remaining()
+    assert set(remaining) == set(dag.ids)
+    for sid_ in dag.ids:
+        below = [remaining[d] for d in dag.ids if sid_ in g.needs(d)]
+        assert remaining[sid_] == dag.hours[sid_] + max(below, default=0.0)
+    order = g.by_remaining(remaining)
+    position = {s: n for n, s in enumerate(order)}
+    assert all(position[u] < position[s] for s in dag.ids for u in g.needs(s))
+    assert max(remaining.values(), default=0.0) == g.critical_path()[1]
+
+
+@SETTINGS
 @given(dags(), st.randoms(use_true_random=False))
 def test_graph_is_deterministic(dag: Dag, rnd: random.Random) -> None:
     first, second = make_graph(dag), make_graph(dag)
