@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
+from sections import write_section
 from storyc.stamps import exclusions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -399,17 +400,6 @@ def section(configs: list[Config], deps, b: NoOp, *, loads: list[float], elapsed
     return "\n".join(lines)
 
 
-def replace_section(doc: str, text: str) -> str:
-    """`doc` with the text from `## Execution` to the end mark replaced by `text`, or `text` appended."""
-    lines = doc.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        return doc.rstrip("\n") + "\n\n" + text
-    end = next((i + 1 for i in range(start, len(lines)) if lines[i].rstrip() == END_MARK), len(lines))
-    after = "".join(lines[end:]).lstrip("\n")
-    return "".join(lines[:start]) + text + ("\n" + after if after else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sleep", type=float, default=0.5, help="seconds of agent work per story (default: %(default)s)")
@@ -439,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     loads.append(os.getloadavg()[0])
     text = section(configs, deps, b, loads=loads, elapsed=time.perf_counter() - began)
     if not args.no_write:
-        OUTPUT.write_text(replace_section(OUTPUT.read_text(encoding="utf-8"), text), encoding="utf-8")
+        write_section(SECTION, END_MARK, text, OUTPUT)
         log(f"wrote the {SECTION!r} section of {OUTPUT}")
     print(text)
     return 0

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import write_section
+
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "docs" / "benchmarks.md"
 SECTION = "## Lifecycle"
@@ -141,17 +143,6 @@ def section(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(text: str) -> None:
-    doc = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else "# Benchmarks\n"
-    if SECTION in doc:
-        start = doc.index(SECTION)
-        end = doc.index(END_MARK, start) + len(END_MARK) + 1
-        doc = doc[:start] + text + doc[end:]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    OUTPUT.write_text(doc, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print the section; leave docs/benchmarks.md alone")
@@ -159,7 +150,7 @@ def main() -> None:
     text = section(replay())
     print(text)
     if not args.no_write:
-        write(text)
+        write_section(SECTION, END_MARK, text, OUTPUT)
 
 
 if __name__ == "__main__":

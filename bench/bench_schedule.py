@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, median
 
+from sections import write_section
+
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "docs" / "benchmarks.md"
 SECTION = "## Schedule"
@@ -305,16 +307,6 @@ def section(sim: Simulated, dags: int, reals: list[Real], loads: list[float], el
     return "\n".join(lines)
 
 
-def replace_section(doc: str, text: str) -> str:
-    lines = doc.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        return doc.rstrip("\n") + "\n\n" + text
-    end = next((i + 1 for i in range(start, len(lines)) if lines[i].rstrip() == END_MARK), len(lines))
-    after = "".join(lines[end:]).lstrip("\n")
-    return "".join(lines[:start]) + text + ("\n" + after if after else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sim-dags", type=int, default=30, help="sprints on doit's dispatcher (default: %(default)s)")
@@ -337,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     loads.append(os.getloadavg()[0])
     text = section(sim, args.sim_dags, reals, loads, time.perf_counter() - began)
     if not args.no_write:
-        OUTPUT.write_text(replace_section(OUTPUT.read_text(encoding="utf-8"), text), encoding="utf-8")
+        write_section(SECTION, END_MARK, text, OUTPUT)
         log(f"wrote the {SECTION!r} section of {OUTPUT}")
     print(text)
     return 0
