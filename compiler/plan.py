@@ -26,7 +26,8 @@ from .render import environment, template_digest, user_templates
 from .sprint import Sprint, parse_sprint
 from .statuses import Family
 from .specs import spec_path, spec_text
-from .tasks import TaskFile, key_in, load_tasks
+from .mdstories import read_stories
+from .tasks import TaskFile, fill_gaps, key_in, load_markdown_tasks, load_tasks, no_stories
 
 SCHEMA_VERSION = 1
 TARGET_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED, Family.DEFERRED}
@@ -46,6 +47,7 @@ class Inputs:
     tasks: TaskFile
     sprint: Sprint | None
     templates: jinja2.Environment
+    notes: list[str] = ()  # what reading them decided (the stories' source, gaps the sprint filled)
 
 
 def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, build: str | None = None) -> Plan:
@@ -54,7 +56,7 @@ def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = No
     scope, pulled_in, source = link(inputs, with_deps)
     graph = validate(inputs, scope)
     ordering = graph.order_shared_files({s.id: s.files for s in scope if s.id in graph})
-    return plan(inputs, scope, graph, ordering, pulled_in, ["scope: " + source])
+    return plan(inputs, scope, graph, ordering, pulled_in, [*inputs.notes, "scope: " + source])
 
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
@@ -66,10 +68,27 @@ def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | 
             raise InputError(f"--out {build!r}: {problem}", hint="for example: storyc compile --out build/sprint-3")
         build = build.strip().rstrip("/")
         config = config.model_copy(update={"paths": config.paths.model_copy(update={"build": build})})
-    tasks_file = load_tasks(tasks or root / config.paths.tasks, tag=tag, status_words=config.statuses)
     sprint_path = sprint or find_sprint(root, config)
+    default = root / config.paths.tasks
+    notes: list[str] = []
+    if tasks is None and not default.exists() and sprint_path is not None and sprint_path.is_file():
+        # No tasks.json: the sprint file is the whole input when it carries its stories.
+        found = read_stories(read_text(sprint_path), sprint_path)
+        if not found.stories:
+            raise no_stories(sprint_path, found, f"{_rel(default, root)} does not exist, and {sprint_path.name} carries no stories")
+        tasks_file = load_markdown_tasks(sprint_path, read_text(sprint_path), config.statuses, found=found)
+        notes.append(f"stories: {count(len(tasks_file.stories), 'story', 'stories')} from {sprint_path.name} (no {default.name})")
+    else:
+        try:
+            tasks_file = load_tasks(tasks or default, tag=tag, status_words=config.statuses)
+        except InputError as exc:
+            if tasks is None and not default.exists():
+                exc.hint += f"; or put the stories in the sprint file ({_STORY_TABLE})"
+            raise
+        if sprint_path is not None and tasks_file.lines is None and sprint_path.is_file():
+            notes += fill_gaps(tasks_file, sprint_path)
     sprint_file = parse_sprint(sprint_path) if sprint_path else None
-    return Inputs(root, config, config_path, tasks_file, sprint_file, environment(user_templates(root, config.paths.templates)))
+    return Inputs(root, config, config_path, tasks_file, sprint_file, environment(user_templates(root, config.paths.templates)), notes)
 
 
 def find_sprint(root: Path, config: Config) -> Path | None:
@@ -136,6 +155,7 @@ def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str], str]:
     return scope, [s.id for s in scope if s.id in pulled_in], source
 
 
+_STORY_TABLE = "a table | ID | Title | Status |, or one heading per story: ### US-001: Title"
 _LIST_STORIES = (
     "list the stories under this heading as a table with a header row and a delimiter row"
     " (| ID | Title | then | --- | --- |), a bullet list of ids (- US-001), or one heading per story (### US-001: Title)"
@@ -154,7 +174,7 @@ def _sprint_refs(sprint: Sprint, tasks_name: str, by_id: dict[str, Story]) -> tu
     if listings:
         refs = [ref for listing in listings for ref in listing.refs]
         known = {ref.id for ref in refs if ref.id in by_id}
-        where = ", ".join(f'"{listing.heading}" (line {listing.line})' if listing.heading else f"its opening lines" for listing in listings)
+        where = ", ".join(f'"{listing.heading}" (line {listing.line})' if listing.heading else "its top-level headings" for listing in listings)
         return refs, f"{count(len(known), 'story', 'stories')} listed in {name} under {where}"
     # Prose: only words that are story ids, and none that an "Out of scope" part names.
     mentioned = [ref for ref in sprint.mentioned if ref.id in by_id and ref.id not in sprint.excluded_ids]

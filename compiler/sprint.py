@@ -28,6 +28,11 @@ EXCLUDED_HEADING = re.compile(
     r"|future|later|next\s+sprint|won['’]?t|will\s+not|parking\s+lot|icebox)\b",
     re.I,
 )
+# A heading that groups stories is no story: "Epic-01: Cart", "Phase 2", "Sprint 3".
+GROUP_HEADING = re.compile(
+    r"^(?:epic|feature|phase|sprint|milestone|release|iteration|week|day|module|part|section|chapter|step|stage|wave|version)[\W_]*\d",
+    re.I,
+)
 INTEGRATION_HEADING = re.compile(r"\bintegration\s+points?\b", re.I)
 GOAL_HEADING = re.compile(r"^(sprint\s+)?goals?$", re.I)
 TITLE = re.compile(r"^sprint\s*#?\s*(\d+)\s*(?:[:\-–—.|]\s*)?(.*)$", re.I)
@@ -226,18 +231,18 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                     section, section_level = "integration", level
                 elif excluded:
                     section, section_level = "excluded", level
-                elif STORIES_HEADING.search(heading):
+                elif is_stories_heading(heading):
                     section, section_level, under_story_heading, excluded_level = "stories", level, False, 0
                     sprint.stories_line = sprint.stories_line or line
                 elif GOAL_HEADING.match(heading):
                     section, section_level = "goal", level
-                elif (ref := _heading_id(heading, line)) and ref.certain:
+                elif not GROUP_HEADING.match(heading) and (ref := _heading_id(heading, line)) and ref.certain:
                     # "### US-1: Login" under "## Work planned": the section lists US-1; its lists are its own.
                     listings.setdefault(context, []).append(StoryRef(ref.id, line, False))
                     other_story_level = level
                 else:
                     context = (line, heading)
-            elif section != "excluded" and not is_title and not excluded and STORIES_HEADING.search(heading):
+            elif section != "excluded" and not is_title and not excluded and is_stories_heading(heading):
                 nested_line = nested_line or line
             _mention(sprint, heading, line, section == "excluded" or bool(excluded_level))
             i += 3
@@ -308,6 +313,16 @@ def _mention(sprint: Sprint, text: str, line: int, excluded: bool) -> None:
             sprint.excluded_ids.add(word)
         else:
             sprint.mentioned.append(StoryRef(word, line + text.count("\n", 0, m.start()), False))
+
+
+def is_stories_heading(heading: str) -> bool:
+    """"Stories", "Sprint Backlog", "Stories in Scope (refined)": a short heading that says so, not a sentence
+    that mentions a story ("What US-19 gained today, without anyone working the story")."""
+    words = re.findall(r"[^\W_]+", _PARENTHESISED.sub(" ", heading))
+    if (ref := _heading_id(heading, 0)) and ref.certain:  # "Story 1.2: Checkout" is one story's heading
+        return False
+    # A product backlog defines stories; the sprint's own stories section says which of them are in scope.
+    return len(words) <= 4 and bool(STORIES_HEADING.search(heading)) and not re.search(r"\bproduct\s+backlog\b", heading, re.I)
 
 
 def _table(tok: Token, line: int) -> tuple[str, list[tuple[int, list[str]]]] | None:

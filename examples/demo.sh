@@ -3,10 +3,16 @@
 # a fresh git repository, compiled, implemented by `doit -n 4` with the scripted
 # runner through the project's real gates, then a second `doit` that must run
 # nothing. Needs storyc (and doit) on PATH.
+# `demo.sh sprint-only` runs the variant whose stories live in the sprint file only
+# (examples/shop-sprint-only: its files over the example's, and no tasks.json).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/storyc-demo.XXXXXX")
 cp -R "$here/shop/." "$work"
+if [ -n "${1:-}" ]; then
+    cp -R "$here/shop-$1/." "$work"
+    [ -f "$here/shop-$1/docs/tasks/tasks.json" ] || rm -f "$work/docs/tasks/tasks.json"
+fi
 cd "$work"
 rm -rf build dodo.py .doit.db* .ai docs/tasks/kanban_board.md  # leftovers of a run inside the checkout
 if command -v git >/dev/null 2>&1; then  # each story then works in its own git worktree
