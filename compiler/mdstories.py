@@ -29,7 +29,7 @@ from .sprint import (
     GROUP_HEADING,
     INTEGRATION_HEADING,
     STORIES_HEADING,
-    _MD,
+    block_tokens,
     _PARENTHESISED,
     _cells,
     _front_matter,
@@ -45,6 +45,9 @@ _ID_CORE = r"[^\W_](?:[\w.:\-]*[^\W_])?"
 SURE_ID = re.compile(r"(?=[\w.:\-]*\d)(?=[\w.:\-]*[^\W\d_])" + _ID_CORE)
 # A word that says an id follows: "Story 1.2", "Task 1.1", "US 7".
 _ID_WORD = re.compile(r"^(?:user\s+story|story|task|issue|ticket|item|us|pbi)(?:\s+#?|\s*#)\s*(?=\d)", re.I)
+# Words with letters and digits that are no story ids: versions (v1.2.3, 3.0.0b2), dotted names (net.isIPv4),
+# hex (0x1F), a number with a word (3-Clause).
+_NOT_AN_ID = re.compile(r"^v\d+\.\d|^\d+(?:\.\d+)*[^\W\d_]|^\d[\w-]*-[^\W\d_]|[^\W\d_]\.[^\W\d_]|^0x", re.I)
 _ENUMERATION = re.compile(r"^\d+[.)]\s+(?=\S)")  # "1. ARIA-28 — ..." is numbered, the id follows
 _SEPARATOR = re.compile(r"^\s*(?:[:：]|[-–—|]\s)\s*")
 _CHECKBOX = re.compile(r"^(\s*(?:>\s*)*(?:[-*+]|\d+[.)])\s+\[)([ xX])\]")
@@ -167,7 +170,7 @@ def read_stories(text: str, path: Path) -> Found:
     meta_free = text.replace("\r\n", "\n")
     _, body, offset = _front_matter(meta_free, path)
     reader = _Reader(raw, offset)
-    reader.walk(_MD.parse(body))
+    reader.walk(block_tokens(body))
     return reader.finish()
 
 
@@ -596,7 +599,7 @@ def leading_story_id(text: str) -> tuple[str | None, str]:
     if not match:
         return None, text
     word = match.group()
-    if not (m and any(ch.isdigit() for ch in word)) and not SURE_ID.fullmatch(word):
+    if not (m and any(ch.isdigit() for ch in word)) and not (SURE_ID.fullmatch(word) and not _NOT_AN_ID.search(word)):
         return None, text
     if GROUP_HEADING.match(text) and not m:
         return None, text

@@ -166,15 +166,20 @@ def _sprint_refs(sprint: Sprint, tasks_name: str, by_id: dict[str, Story]) -> tu
     """The sprint's references to stories and where they were found: its stories section (or front matter),
     else the sections that list story ids, else the ids its prose names. A sprint that names none is refused."""
     name = sprint.path.name
-    if sprint.stories is not None:
-        where = f"front matter of {name}" if sprint.stories_line is None else f"stories section of {name} (line {sprint.stories_line})"
-        return sprint.stories, f"{count(len(sprint.stories), 'story', 'stories')} named in the {where}"
     # A section counts when it lists at least one story id ("## Work planned", "## Commitments").
     listings = [listing for listing in sprint.listed if any(ref.id in by_id for ref in listing.refs)]
+    if sprint.stories is not None:
+        # A stories section of words that are no ids ("### User Story Dependencies" over prose) gives way to the
+        # sections that do list stories; with none, it is an error (see link).
+        vacant = sprint.stories_line is not None and not any(ref.id in by_id or ref.certain for ref in sprint.stories)
+        if not (vacant and listings):
+            where = f"front matter of {name}" if sprint.stories_line is None else f"stories section of {name} (line {sprint.stories_line})"
+            return sprint.stories, f"{count(len(sprint.stories), 'story', 'stories')} named in the {where}"
     if listings:
         refs = [ref for listing in listings for ref in listing.refs]
         known = {ref.id for ref in refs if ref.id in by_id}
-        where = ", ".join(f'"{listing.heading}" (line {listing.line})' if listing.heading else "its top-level headings" for listing in listings)
+        where = ", ".join(f'"{listing.heading}" (line {listing.line})' if listing.heading else "its top-level headings" for listing in listings[:3])
+        where += f" and {count(len(listings) - 3, 'more section', 'more sections')}" if len(listings) > 3 else ""
         return refs, f"{count(len(known), 'story', 'stories')} listed in {name} under {where}"
     # Prose: only words that are story ids, and none that an "Out of scope" part names.
     mentioned = [ref for ref in sprint.mentioned if ref.id in by_id and ref.id not in sprint.excluded_ids]

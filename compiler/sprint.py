@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -89,8 +90,25 @@ class Sprint:
     integration: list[IntegrationRow] = field(default_factory=list)
     # When there is no stories section: the ids other sections list, then the ids the prose names.
     listed: list[Listing] = field(default_factory=list)
-    mentioned: list[StoryRef] = field(default_factory=list)
-    excluded_ids: set[str] = field(default_factory=set)  # ids named under "Out of scope", "Deferred", ...
+    texts: list[tuple[str, int, bool]] = field(default_factory=list)  # (text, line, in an excluded part), read for ids on demand
+    _mentions: tuple[list[StoryRef], set[str]] | None = None
+
+    @property
+    def mentioned(self) -> list[StoryRef]:
+        """Every id-like word of the prose, outside excluded parts (read only when no section lists the stories)."""
+        return self._mentioned()[0]
+
+    @property
+    def excluded_ids(self) -> set[str]:
+        """The ids named under "Out of scope", "Deferred", ..."""
+        return self._mentioned()[1]
+
+    def _mentioned(self) -> tuple[list[StoryRef], set[str]]:
+        if self._mentions is None:
+            self._mentions = ([], set())
+            for text, line, excluded in self.texts:
+                _mention(self._mentions, text, line, excluded)
+        return self._mentions
 
     def where(self, line: int) -> Where:
         return Where(str(self.path), line)
@@ -100,7 +118,7 @@ def parse_sprint(path: Path) -> Sprint:
     text = read_text(path).replace("\r\n", "\n")
     sprint = Sprint(path=path)
     meta, body, offset = _front_matter(text, path)
-    tokens = _MD.parse(body)
+    tokens = block_tokens(body)
     _read_tokens(sprint, tokens, offset)
     _apply_meta(sprint, meta, text)
     if sprint.number is None and (m := re.search(r"(\d+)", path.stem)):
@@ -112,6 +130,13 @@ def parse_sprint(path: Path) -> Sprint:
 _MD = MarkdownIt("commonmark").disable(["inline", "text_join"])
 _DELIMITER_CELL = re.compile(r"^:?-+:?$")
 _PIPE = re.compile(r"(?<!\\)\|")
+
+
+@lru_cache(maxsize=2)
+def block_tokens(body: str) -> list[Token]:
+    """markdown-it's block tokens of a text, parsed once: the sprint's scope and the stories it carries are read from
+    the same tokens (neither reader changes them)."""
+    return _MD.parse(body)
 
 
 def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
@@ -244,7 +269,7 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                     context = (line, heading)
             elif section != "excluded" and not is_title and not excluded and is_stories_heading(heading):
                 nested_line = nested_line or line
-            _mention(sprint, heading, line, section == "excluded" or bool(excluded_level))
+            sprint.texts.append((heading, line, section == "excluded" or bool(excluded_level)))
             i += 3
             continue
         if tok.type == "list_item_open":
@@ -263,7 +288,8 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                 elif listing:
                     listings.setdefault(context, []).extend(_table_ids(rows))
             content = _plain(text)
-            _mention(sprint, tok.content, line, section == "excluded" or bool(excluded_level))
+            if any(ch.isdigit() for ch in tok.content):
+                sprint.texts.append((tok.content, line, section == "excluded" or bool(excluded_level)))
             if section == "goal" and not sprint.goal:
                 sprint.goal = " ".join(content.split())
             elif not sprint.goal and (m := re.search(r"^(?:sprint\s+)?goal\s*:\s*(.+)$", content, re.I | re.M)):
@@ -300,19 +326,22 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
 _PROSE_ID = re.compile(rf"(?:(#)|\b(?:story|task|issue|ticket)\b[\s#:]*)?(?<![\w.:\-])({_ID})", re.I)
 
 
-def _mention(sprint: Sprint, text: str, line: int, excluded: bool) -> None:
+def _mention(into: tuple[list[StoryRef], set[str]], text: str, line: int, excluded: bool) -> None:
     """Every id the text names, as a possible reference (or, in an excluded part, as an id not in the sprint)."""
     if not any(ch.isdigit() for ch in text):
         return
-    for m in _PROSE_ID.finditer(_plain(text) if "[" in text or "~" in text else text):
+    text = _plain(text) if "[" in text or "~" in text else text
+    at, seen = line, 0  # the line of the last match, counted on from there (a 10,000-row table is one text)
+    for m in _PROSE_ID.finditer(text):
         word = m.group(2)
         digits = sum(ch.isdigit() for ch in word)
         if not digits or (digits == len(word) and m.group(0) == word):
             continue
+        at, seen = at + text.count("\n", seen, m.start()), m.start()
         if excluded:
-            sprint.excluded_ids.add(word)
+            into[1].add(word)
         else:
-            sprint.mentioned.append(StoryRef(word, line + text.count("\n", 0, m.start()), False))
+            into[0].append(StoryRef(word, at, False))
 
 
 def is_stories_heading(heading: str) -> bool:

@@ -323,7 +323,7 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
             where(pointer + (original,) + loc[1:]),
             hint=_FIELD_HINTS.get(str(key), "see `storyc schema` for the shape of a task"),
         ) from None
-    story._origin = Origin(pointer, source, hours, [])
+    story._origin = Origin(pointer, source, hours, [], any(key in raw for key in ALIASES["depends_on"]) or parent is not None)
     return story
 
 
@@ -549,6 +549,11 @@ def fill_gaps(tf: TaskFile, sprint_path: Path) -> list[str]:
     a size storyc would default, or dependencies it does not list at all are taken from the sprint. A story
     only the sprint knows is not added: the sprint naming it stays an error (a typo is likelier than a gap).
     """
+    def open_gap(story: Story) -> bool:
+        return not (story.title and story.description and story.acceptance_criteria and story.files) or story._origin.size_source == "default" or not story._origin.deps_given
+
+    if not any(open_gap(story) for story in tf.stories):  # nothing to fill: the sprint's stories need not be read
+        return []
     found = read_stories(read_text(sprint_path), sprint_path)
     by_id = {md.id: md for md in found.stories}
     filled: list[str] = []
@@ -562,7 +567,7 @@ def fill_gaps(tf: TaskFile, sprint_path: Path) -> list[str]:
                 setattr(story, name, value)
                 took.append(name.replace("_", " "))
         deps = [d for d in md.depends_on if d != story.id]
-        if deps and not story.depends_on and key_in(tf, story._origin.pointer, "depends_on") not in _node(tf, story._origin.pointer):
+        if deps and not story._origin.deps_given:
             story.depends_on = deps
             took.append("dependencies")
         if story._origin.size_source == "default" and (md.size or md.points is not None or md.hours):
@@ -577,10 +582,4 @@ def fill_gaps(tf: TaskFile, sprint_path: Path) -> list[str]:
     shown = "; ".join(filled[:5]) + (f"; and {len(filled) - 5} more" if len(filled) > 5 else "")
     return [f"gaps: {sprint_path.name} filled what {tf.path.name} leaves out for {len(filled)} stor{'y' if len(filled) == 1 else 'ies'}: {shown}"]
 
-
-def _node(tf: TaskFile, pointer: Pointer) -> dict:
-    node: Any = json.loads(tf.text)
-    for step in pointer:
-        node = node[step]
-    return node
 
