@@ -25,16 +25,14 @@ from pathlib import Path
 from markdown_it.token import Token
 
 from .sprint import (
+    _PARENTHESISED,
     EXCLUDED_HEADING,
     GROUP_HEADING,
     INTEGRATION_HEADING,
-    STORIES_HEADING,
-    block_tokens,
-    _PARENTHESISED,
-    _cells,
     _front_matter,
     _plain,
     _table,
+    block_tokens,
 )
 from .statuses import family_of
 
@@ -744,7 +742,7 @@ def cell_span(raw: str, column: int) -> tuple[int, int] | None:
     if not pipes:
         return None
     bounds = ([-1] if raw[: pipes[0]].strip() else []) + pipes
-    if not raw[pipes[-1] + 1 :].strip("\r \t") == "":
+    if raw[pipes[-1] + 1 :].strip("\r \t"):
         bounds.append(len(raw.rstrip("\r")))
     if column + 1 >= len(bounds):
         return None

@@ -21,12 +21,12 @@ from storyc.words import count
 from .config import GATE_NAMES, Config, build_dir_problem, line_of_key, load_config
 from .source import read_text
 from .graph import StoryGraph
+from .mdstories import read_stories
 from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
 from .render import environment, template_digest, user_templates
 from .sprint import Sprint, parse_sprint
 from .statuses import Family
 from .specs import spec_path, spec_text
-from .mdstories import read_stories
 from .tasks import TaskFile, fill_gaps, key_in, load_markdown_tasks, load_tasks, no_stories
 
 SCHEMA_VERSION = 1

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from filelock import FileLock
-
 from storyc.compiler.statuses import Family
+
 from storyc.writeback import set_status
 
 SPRINT = "docs/sprints/sprint-001.md"

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
+from filelock import FileLock
 from storyc.compiler.mdstories import clean_status, read_stories
 from storyc.compiler.statuses import Family, family_of
+
 from storyc.writeback import set_status
-from filelock import FileLock
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real-world-2"
 SPRINT = "docs/sprints/sprint-001.md"
