@@ -27,6 +27,7 @@ class Origin:
     size_source: str  # size, estimated_hours, estimate, complexity or default
     hours: float | None  # from an estimate; None when the size came from elsewhere
     children: list[str]  # ids of its subtasks
+    deps_given: bool = True  # whether the file says the story's dependencies (even none): a sprint fills them only if not
 
 
 class Story(BaseModel):

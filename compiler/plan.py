@@ -23,12 +23,13 @@ from .config import GATE_NAMES, Config, build_dir_problem, known_models, line_of
 from .source import read_text, require_root
 from .estimates import Estimates, read_samples, sig
 from .graph import StoryGraph
+from .mdstories import read_stories
 from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
 from .render import environment, template_digest, user_templates
 from .sprint import Sprint, parse_sprint
 from .statuses import Family
 from .specs import spec_path, spec_text
-from .tasks import TaskFile, key_in, load_tasks
+from .tasks import TaskFile, fill_gaps, key_in, load_markdown_tasks, load_tasks, no_stories
 
 SCHEMA_VERSION = 1
 # Status is an output and the stamp decides: every story in scope is a target whatever its
@@ -50,6 +51,7 @@ class Inputs:
     tasks: TaskFile
     sprint: Sprint | None
     templates: jinja2.Environment
+    notes: list[str] = ()  # what reading them decided (the stories' source, gaps the sprint filled)
 
 
 def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = None, *, with_deps: bool = False, tag: str | None = None, build: str | None = None) -> Plan:
@@ -58,7 +60,7 @@ def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = No
     scope, pulled_in, source = link(inputs, with_deps)
     graph = validate(inputs, scope)
     ordering = graph.order_shared_files({s.id: s.files for s in scope if s.id in graph})
-    return plan(inputs, scope, graph, ordering, pulled_in, ["scope: " + source])
+    return plan(inputs, scope, graph, ordering, pulled_in, [*inputs.notes, "scope: " + source])
 
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
@@ -69,10 +71,29 @@ def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | 
             raise InputError(f"--out {build!r}: {problem}", hint="for example: storyc compile --out build/sprint-3")
         build = build.strip().rstrip("/")
         config = config.model_copy(update={"paths": config.paths.model_copy(update={"build": build})})
-    tasks_file = load_tasks(tasks or root / config.paths.tasks, tag=tag, status_words=config.statuses)
     sprint_path = sprint or find_sprint(root, config)
+    default = root / config.paths.tasks
+    notes: list[str] = []
+    if tasks is None and not default.exists() and sprint_path is not None and sprint_path.is_file():
+        # No tasks.json: the sprint file is the whole input when it carries its stories.
+        found = read_stories(read_text(sprint_path), sprint_path)
+        if not found.stories:
+            error = no_stories(sprint_path, found, f"{_rel(default, root)} does not exist, and {sprint_path.name} carries no stories")
+            error.hint += "; `storyc init` writes a starter tasks.json"
+            raise error
+        tasks_file = load_markdown_tasks(sprint_path, read_text(sprint_path), config.statuses, found=found)
+        notes.append(f"stories: {count(len(tasks_file.stories), 'story', 'stories')} from {sprint_path.name} (no {default.name})")
+    else:
+        try:
+            tasks_file = load_tasks(tasks or default, tag=tag, status_words=config.statuses)
+        except InputError as exc:
+            if tasks is None and not default.exists():
+                exc.hint += f"; or put the stories in the sprint file ({_STORY_TABLE})"
+            raise
+        if sprint_path is not None and tasks_file.lines is None and sprint_path.is_file():
+            notes += fill_gaps(tasks_file, sprint_path)
     sprint_file = parse_sprint(sprint_path) if sprint_path else None
-    return Inputs(root, config, config_path, tasks_file, sprint_file, environment(user_templates(root, config.paths.templates)))
+    return Inputs(root, config, config_path, tasks_file, sprint_file, environment(user_templates(root, config.paths.templates)), notes)
 
 
 def find_sprint(root: Path, config: Config) -> Path | None:
@@ -140,6 +161,7 @@ def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str], str]:
     return scope, [s.id for s in scope if s.id in pulled_in], source
 
 
+_STORY_TABLE = "a table | ID | Title | Status |, or one heading per story: ### US-001: Title"
 _LIST_STORIES = (
     "list the stories under this heading as a table with a header row and a delimiter row"
     " (| ID | Title | then | --- | --- |), a bullet list of ids (- US-001), or one heading per story (### US-001: Title)"
@@ -150,15 +172,20 @@ def _sprint_refs(sprint: Sprint, tasks_name: str, by_id: dict[str, Story]) -> tu
     """The sprint's references to stories and where they were found: its stories section (or front matter),
     else the sections that list story ids, else the ids its prose names. A sprint that names none is refused."""
     name = sprint.path.name
-    if sprint.stories is not None:
-        where = f"front matter of {name}" if sprint.stories_line is None else f"stories section of {name} (line {sprint.stories_line})"
-        return sprint.stories, f"{count(len(sprint.stories), 'story', 'stories')} named in the {where}"
     # A section counts when it lists at least one story id ("## Work planned", "## Commitments").
     listings = [listing for listing in sprint.listed if any(ref.id in by_id for ref in listing.refs)]
+    if sprint.stories is not None:
+        # A stories section of words that are no ids ("### User Story Dependencies" over prose) gives way to the
+        # sections that do list stories; with none, it is an error (see link).
+        vacant = sprint.stories_line is not None and not any(ref.id in by_id or ref.certain for ref in sprint.stories)
+        if not (vacant and listings):
+            where = f"front matter of {name}" if sprint.stories_line is None else f"stories section of {name} (line {sprint.stories_line})"
+            return sprint.stories, f"{count(len(sprint.stories), 'story', 'stories')} named in the {where}"
     if listings:
         refs = [ref for listing in listings for ref in listing.refs]
         known = {ref.id for ref in refs if ref.id in by_id}
-        where = ", ".join(f'"{listing.heading}" (line {listing.line})' if listing.heading else "its opening lines" for listing in listings)
+        where = ", ".join(f'"{listing.heading}" (line {listing.line})' if listing.heading else "its top-level headings" for listing in listings[:3])
+        where += f" and {count(len(listings) - 3, 'more section', 'more sections')}" if len(listings) > 3 else ""
         return refs, f"{count(len(known), 'story', 'stories')} listed in {name} under {where}"
     # Prose: only words that are story ids, and none that an "Out of scope" part names.
     mentioned = [ref for ref in sprint.mentioned if ref.id in by_id and ref.id not in sprint.excluded_ids]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -26,6 +27,11 @@ STORIES_HEADING = re.compile(r"\b(stories|story|backlog|scope|committed)\b", re.
 EXCLUDED_HEADING = re.compile(
     r"\b(out[\s-]+of|not\s+(in|included|planned)|removed|dropped|de-?scoped|deferred|postponed|excluded"
     r"|future|later|next\s+sprint|won['’]?t|will\s+not|parking\s+lot|icebox)\b",
+    re.I,
+)
+# A heading that groups stories is no story: "Epic-01: Cart", "Phase 2", "Sprint 3".
+GROUP_HEADING = re.compile(
+    r"^(?:epic|feature|phase|sprint|milestone|release|iteration|week|day|module|part|section|chapter|step|stage|wave|version)[\W_]*\d",
     re.I,
 )
 INTEGRATION_HEADING = re.compile(r"\bintegration\s+points?\b", re.I)
@@ -84,8 +90,25 @@ class Sprint:
     integration: list[IntegrationRow] = field(default_factory=list)
     # When there is no stories section: the ids other sections list, then the ids the prose names.
     listed: list[Listing] = field(default_factory=list)
-    mentioned: list[StoryRef] = field(default_factory=list)
-    excluded_ids: set[str] = field(default_factory=set)  # ids named under "Out of scope", "Deferred", ...
+    texts: list[tuple[str, int, bool]] = field(default_factory=list)  # (text, line, in an excluded part), read for ids on demand
+    _mentions: tuple[list[StoryRef], set[str]] | None = None
+
+    @property
+    def mentioned(self) -> list[StoryRef]:
+        """Every id-like word of the prose, outside excluded parts (read only when no section lists the stories)."""
+        return self._mentioned()[0]
+
+    @property
+    def excluded_ids(self) -> set[str]:
+        """The ids named under "Out of scope", "Deferred", ..."""
+        return self._mentioned()[1]
+
+    def _mentioned(self) -> tuple[list[StoryRef], set[str]]:
+        if self._mentions is None:
+            self._mentions = ([], set())
+            for text, line, excluded in self.texts:
+                _mention(self._mentions, text, line, excluded)
+        return self._mentions
 
     def where(self, line: int) -> Where:
         return Where(str(self.path), line)
@@ -95,7 +118,7 @@ def parse_sprint(path: Path) -> Sprint:
     text = read_text(path).replace("\r\n", "\n")
     sprint = Sprint(path=path)
     meta, body, offset = _front_matter(text, path)
-    tokens = _MD.parse(body)
+    tokens = block_tokens(body)
     _read_tokens(sprint, tokens, offset)
     _apply_meta(sprint, meta, text)
     if sprint.number is None and (m := re.search(r"(\d+)", path.stem)):
@@ -107,6 +130,13 @@ def parse_sprint(path: Path) -> Sprint:
 _MD = MarkdownIt("commonmark").disable(["inline", "text_join"])
 _DELIMITER_CELL = re.compile(r"^:?-+:?$")
 _PIPE = re.compile(r"(?<!\\)\|")
+
+
+@lru_cache(maxsize=2)
+def block_tokens(body: str) -> list[Token]:
+    """markdown-it's block tokens of a text, parsed once: the sprint's scope and the stories it carries are read from
+    the same tokens (neither reader changes them)."""
+    return _MD.parse(body)
 
 
 def _front_matter(text: str, path: Path) -> tuple[dict, str, int]:
@@ -226,20 +256,20 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                     section, section_level = "integration", level
                 elif excluded:
                     section, section_level = "excluded", level
-                elif STORIES_HEADING.search(heading):
+                elif is_stories_heading(heading):
                     section, section_level, under_story_heading, excluded_level = "stories", level, False, 0
                     sprint.stories_line = sprint.stories_line or line
                 elif GOAL_HEADING.match(heading):
                     section, section_level = "goal", level
-                elif (ref := _heading_id(heading, line)) and ref.certain:
+                elif not GROUP_HEADING.match(heading) and (ref := _heading_id(heading, line)) and ref.certain:
                     # "### US-1: Login" under "## Work planned": the section lists US-1; its lists are its own.
                     listings.setdefault(context, []).append(StoryRef(ref.id, line, False))
                     other_story_level = level
                 else:
                     context = (line, heading)
-            elif section != "excluded" and not is_title and not excluded and STORIES_HEADING.search(heading):
+            elif section != "excluded" and not is_title and not excluded and is_stories_heading(heading):
                 nested_line = nested_line or line
-            _mention(sprint, heading, line, section == "excluded" or bool(excluded_level))
+            sprint.texts.append((heading, line, section == "excluded" or bool(excluded_level)))
             i += 3
             continue
         if tok.type == "list_item_open":
@@ -258,7 +288,8 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
                 elif listing:
                     listings.setdefault(context, []).extend(_table_ids(rows))
             content = _plain(text)
-            _mention(sprint, tok.content, line, section == "excluded" or bool(excluded_level))
+            if any(ch.isdigit() for ch in tok.content):
+                sprint.texts.append((tok.content, line, section == "excluded" or bool(excluded_level)))
             if section == "goal" and not sprint.goal:
                 sprint.goal = " ".join(content.split())
             elif not sprint.goal and (m := re.search(r"^(?:sprint\s+)?goal\s*:\s*(.+)$", content, re.I | re.M)):
@@ -295,19 +326,32 @@ def _read_tokens(sprint: Sprint, tokens: list[Token], offset: int) -> None:
 _PROSE_ID = re.compile(rf"(?:(#)|\b(?:story|task|issue|ticket)\b[\s#:]*)?(?<![\w.:\-])({_ID})", re.I)
 
 
-def _mention(sprint: Sprint, text: str, line: int, excluded: bool) -> None:
+def _mention(into: tuple[list[StoryRef], set[str]], text: str, line: int, excluded: bool) -> None:
     """Every id the text names, as a possible reference (or, in an excluded part, as an id not in the sprint)."""
     if not any(ch.isdigit() for ch in text):
         return
-    for m in _PROSE_ID.finditer(_plain(text) if "[" in text or "~" in text else text):
+    text = _plain(text) if "[" in text or "~" in text else text
+    at, seen = line, 0  # the line of the last match, counted on from there (a 10,000-row table is one text)
+    for m in _PROSE_ID.finditer(text):
         word = m.group(2)
         digits = sum(ch.isdigit() for ch in word)
         if not digits or (digits == len(word) and m.group(0) == word):
             continue
+        at, seen = at + text.count("\n", seen, m.start()), m.start()
         if excluded:
-            sprint.excluded_ids.add(word)
+            into[1].add(word)
         else:
-            sprint.mentioned.append(StoryRef(word, line + text.count("\n", 0, m.start()), False))
+            into[0].append(StoryRef(word, at, False))
+
+
+def is_stories_heading(heading: str) -> bool:
+    """"Stories", "Sprint Backlog", "Stories in Scope (refined)": a short heading that says so, not a sentence
+    that mentions a story ("What US-19 gained today, without anyone working the story")."""
+    words = re.findall(r"[^\W_]+", _PARENTHESISED.sub(" ", heading))
+    if (ref := _heading_id(heading, 0)) and ref.certain:  # "Story 1.2: Checkout" is one story's heading
+        return False
+    # A product backlog defines stories; the sprint's own stories section says which of them are in scope.
+    return len(words) <= 4 and bool(STORIES_HEADING.search(heading)) and not re.search(r"\bproduct\s+backlog\b", heading, re.I)
 
 
 def _table(tok: Token, line: int) -> tuple[str, list[tuple[int, list[str]]]] | None:

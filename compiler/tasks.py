@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from storyc.errors import InputError, Where
 
 from .jsonpos import JsonLocator, Pointer
+from .mdstories import Found, MdStory, points_size, read_stories
 from .model import Origin, Story, size_for_hours
 from .source import read_text
 from .statuses import Family, normalise, read_status, unplaced_error
@@ -38,6 +39,7 @@ SIZE_WORDS = {
 # A \uXXXX escape of a UTF-16 surrogate: a high-low pair, a lone half, or `\\` (an escaped backslash, skipped).
 _SURROGATE_START = re.compile(r"\\u[dD][89a-fA-F]")  # one quick search, faster than two `in`
 _SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})|\\\\")
+MARKDOWN = (".md", ".markdown", ".mdown", ".mkd")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|d|days?|w|weeks?)?\s*$", re.I)
 _UNIT_HOURS = {"d": 8.0, "w": 40.0}
 
@@ -53,6 +55,7 @@ class TaskFile:
     stories: list[Story]
     statuses: list[str] | None = None
     status_words: dict[str, Family] = field(default_factory=dict)
+    lines: dict[tuple, int] | None = None  # Markdown: (story index, field) -> line; None for JSON
     inferred: dict[str, tuple[Family, str]] = field(default_factory=dict)  # word -> (family, the part that placed it)
     _families: dict[str, Family] = field(default_factory=dict)
 
@@ -61,6 +64,8 @@ class TaskFile:
         return JsonLocator(self.text)
 
     def where(self, pointer: Pointer) -> Where:
+        if self.lines is not None:
+            return Where(str(self.path), self.lines.get(tuple(pointer[:2])) or self.lines.get(tuple(pointer[:1]), 0))
         return Where(str(self.path), self.locator.line_of(pointer))
 
     def where_story(self, story: Story, *rest: str | int) -> Where:
@@ -78,7 +83,7 @@ class TaskFile:
 
 
 def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Family] | None = None) -> TaskFile:
-    """Read tasks.json at `path`; raise InputError pointing at the first fault."""
+    """Read tasks.json at `path` (or a Markdown file that carries stories); raise InputError pointing at the first fault."""
     try:
         path.stat()
     except FileNotFoundError:
@@ -88,6 +93,10 @@ def load_tasks(path: Path, *, tag: str | None = None, status_words: dict[str, Fa
         ) from None
     except (OSError, ValueError):
         pass  # read_text says what is wrong with the path
+    if path.suffix.lower() in MARKDOWN:
+        if tag:
+            raise InputError(f"{path.name} has no tags, so --tag {tag} does not apply", Where(str(path), 1), hint="drop --tag; it picks a tag of a Task Master tagged file")
+        return load_markdown_tasks(path, read_text(path), status_words)
     text = read_text(path)
     if not text.strip():
         raise InputError(
@@ -328,7 +337,7 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
             where(pointer + (original,) + loc[1:]),
             hint=_FIELD_HINTS.get(str(key), "see `storyc schema` for the shape of a task"),
         ) from None
-    story._origin = Origin(pointer, source, hours, [])
+    story._origin = Origin(pointer, source, hours, [], any(key in raw for key in ALIASES["depends_on"]) or parent is not None)
     return story
 
 
@@ -438,6 +447,8 @@ def _hours(value: Any) -> float | None:
 
 def key_in(tf: TaskFile, pointer: Pointer, canonical: str) -> str:
     """The spelling of a canonical key that the task at `pointer` really uses."""
+    if tf.lines is not None:
+        return canonical
     node: Any = json.loads(tf.text)
     for step in pointer:
         node = node[step]
@@ -471,3 +482,118 @@ def _check_statuses(tf: TaskFile) -> None:
 
 def _status_key(tf: TaskFile, story: Story) -> str:
     return key_in(tf, story._origin.pointer, "status")
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def load_markdown_tasks(path: Path, text: str, status_words: dict[str, Family] | None = None, *, found: Found | None = None) -> TaskFile:
+    """The stories a Markdown file carries (a sprint file's tables and sections, spec-kit's tasks.md), as a TaskFile.
+
+    A file that carries none is refused with what storyc looked for (see `no_stories`).
+    """
+    found = found or read_stories(text, path)
+    if found.problems:
+        line, message, hint = found.problems[0]
+        raise InputError(message, Where(str(path), line), hint=hint)
+    if not found.stories:
+        raise no_stories(path, found)
+    tf = TaskFile(path=path, text=text, shape="speckit" if found.phases else "sprint", project="", stories=[], status_words=status_words or {}, lines={})
+    for index, md in enumerate(found.stories):
+        tf.stories.append(_md_story(md, index, tf))
+    _check_statuses(tf)
+    return tf
+
+
+def _md_story(md: MdStory, index: int, tf: TaskFile) -> Story:
+    tf.lines[(index,)] = md.line
+    for name, line in md.lines.items():
+        tf.lines[(index, {"criteria": "acceptance_criteria"}.get(name, name))] = line
+    size, source, hours = md.size, "size", None
+    if size is None and md.hours is not None and (hours := _hours(md.hours)) is not None:
+        size, source = size_for_hours(hours), "estimate"
+    elif size is None and md.points is not None:
+        size, source = points_size(md.points), "points"
+    elif size is None:
+        size, source = "M", "default"
+    data = {
+        "id": md.id,
+        "title": md.title,
+        "description": "\n".join(md.description),
+        "size": size,
+        "depends_on": [d for d in md.depends_on if d != md.id],
+        "files": [_normalise_path(f) for f in md.files],
+        "acceptance_criteria": md.criteria,
+        "status": md.status or "todo",
+        "priority": md.priority,
+        "epic": md.epic,
+    }
+    if md.points is not None:
+        data["points"] = int(md.points) if md.points.is_integer() else md.points
+    if md.phase is not None:
+        data["phase"] = md.phase
+    story = Story.model_validate(data)
+    story._origin = Origin((index,), source, hours, [])
+    return story
+
+
+def no_stories(path: Path, found: Found, message: str = "") -> InputError:
+    """A file with no story in it: say what storyc looked for, and what it found instead."""
+    seen = []
+    if found.checklist_items:
+        seen.append(f"{found.checklist_items} checklist item(s) without an id (first on line {found.first_item_line})")
+    if found.tables:
+        seen.append(f"{found.tables} table(s) without an id column")
+    if found.headings:
+        seen.append(f"{found.headings} heading(s) that start with no id")
+    return InputError(
+        message or f"{path.name} carries no stories",
+        Where(str(path), found.first_item_line or 1),
+        extra=("it has " + "; ".join(seen)) if seen else "",
+        hint="storyc reads stories from a table with an id column (| ID | Title | Status |), headings that start with an id"
+        " (### US-001: Title) under a stories or tasks heading, or checklist items that start with an id (- [ ] T001 Create the app);"
+        " give each story an id, e.g. `- [ ] US-001 Create the project`, or keep the stories in docs/tasks/tasks.json",
+    )
+
+
+def fill_gaps(tf: TaskFile, sprint_path: Path) -> list[str]:
+    """What a sprint's story tables and sections say that tasks.json leaves out, filled in; one line saying so.
+
+    tasks.json is authoritative for what it holds: only an empty title, description, criteria or files,
+    a size storyc would default, or dependencies it does not list at all are taken from the sprint. A story
+    only the sprint knows is not added: the sprint naming it stays an error (a typo is likelier than a gap).
+    """
+    def open_gap(story: Story) -> bool:
+        return not (story.title and story.description and story.acceptance_criteria and story.files) or story._origin.size_source == "default" or not story._origin.deps_given
+
+    if not any(open_gap(story) for story in tf.stories):  # nothing to fill: the sprint's stories need not be read
+        return []
+    found = read_stories(read_text(sprint_path), sprint_path)
+    by_id = {md.id: md for md in found.stories}
+    filled: list[str] = []
+    for story in tf.stories:
+        md = by_id.get(story.id)
+        if md is None:
+            continue
+        took = []
+        for name, value in (("title", md.title), ("description", "\n".join(md.description)), ("acceptance_criteria", md.criteria), ("files", [_normalise_path(f) for f in md.files])):
+            if value and not getattr(story, name):
+                setattr(story, name, value)
+                took.append(name.replace("_", " "))
+        deps = [d for d in md.depends_on if d != story.id]
+        if deps and not story._origin.deps_given:
+            story.depends_on = deps
+            took.append("dependencies")
+        if story._origin.size_source == "default" and (md.size or md.points is not None or md.hours):
+            hours = _hours(md.hours) if md.hours else None
+            story.size = md.size or (size_for_hours(hours) if hours is not None else points_size(md.points or 0))
+            story._origin.size_source, story._origin.hours = ("size" if md.size else "estimate" if hours is not None else "points"), hours
+            took.append("size")
+        if took:
+            filled.append(f"{story.id} ({', '.join(took)})")
+    if not filled:
+        return []
+    shown = "; ".join(filled[:5]) + (f"; and {len(filled) - 5} more" if len(filled) > 5 else "")
+    return [f"gaps: {sprint_path.name} filled what {tf.path.name} leaves out for {len(filled)} stor{'y' if len(filled) == 1 else 'ies'}: {shown}"]
+
+

@@ -3,21 +3,28 @@
 # a fresh git repository, compiled, implemented by `doit -n 4` with the scripted
 # runner through the project's real gates, then a second `doit` that must run
 # nothing. Needs storyc (and doit) on PATH.
+# `demo.sh sprint-only` runs the variant whose stories live in the sprint file only
+# (examples/shop-sprint-only: its files over the example's, and no tasks.json).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/storyc-demo.XXXXXX")
-# The example as committed: a sprint once run inside examples/shop leaves its code, its build and
-# its statuses (every story done) in the checkout, and a copy of that would have nothing to build.
-prefix=$(git -C "$here/shop" rev-parse --show-prefix 2>/dev/null || true)
-if [ -n "$prefix" ] && git -C "$here/shop" cat-file -e "HEAD:$prefix" 2>/dev/null; then
-    if [ -n "$(git -C "$here/shop" status --porcelain --untracked-files=all -- . 2>/dev/null)" ]; then
-        echo "demo: examples/shop has local changes (a run inside it?); the demo uses the committed example"
+copy() {  # examples/$1 as committed: a sprint run inside it leaves its code, build and statuses (all done)
+    prefix=$(git -C "$here/$1" rev-parse --show-prefix 2>/dev/null || true)
+    if [ -n "$prefix" ] && git -C "$here/$1" cat-file -e "HEAD:$prefix" 2>/dev/null; then
+        if [ -n "$(git -C "$here/$1" status --porcelain --untracked-files=all -- . 2>/dev/null)" ]; then
+            echo "demo: examples/$1 has local changes (a run inside it?); the demo uses the committed example"
+        fi
+        top=$(git -C "$here/$1" rev-parse --show-toplevel)
+        git -C "$top" archive --format=tar "HEAD:$prefix" | (cd "$work" && tar -xf -)
+    else  # not a git checkout (an unpacked release): the files as they are, minus a run's leftovers
+        cp -R "$here/$1/." "$work"
+        rm -rf "$work/build" "$work/dodo.py" "$work"/.doit.db* "$work/.ai" "$work/docs/tasks/kanban_board.md"
     fi
-    top=$(git -C "$here/shop" rev-parse --show-toplevel)
-    git -C "$top" archive --format=tar "HEAD:$prefix" | (cd "$work" && tar -xf -)
-else  # not a git checkout (an unpacked release): the files as they are, minus a run's leftovers
-    cp -R "$here/shop/." "$work"
-    rm -rf "$work/build" "$work/dodo.py" "$work"/.doit.db* "$work/.ai" "$work/docs/tasks/kanban_board.md"
+}
+copy shop
+if [ -n "${1:-}" ]; then
+    copy "shop-$1"
+    [ -f "$here/shop-$1/docs/tasks/tasks.json" ] || rm -f "$work/docs/tasks/tasks.json"
 fi
 cd "$work"
 if command -v git >/dev/null 2>&1; then  # each story then works in its own git worktree

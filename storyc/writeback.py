@@ -1,8 +1,12 @@
-"""A story's new status into tasks.json, in place, in the file's own words.
+"""A story's new status into tasks.json (or the Markdown file that carries the story), in place, in the file's own words.
 
 The file is parsed once with `json.loads` to find the story, then a small scanner walks the text to the
 span of its status value, and only that span is replaced: key order, unknown fields, indentation, line ends and
 escapes elsewhere stay byte for byte. A story with no status gets one, as a new last member in its siblings' style.
+
+In a Markdown file the status is written where the file keeps it: a Status cell or a `**Status:**` field gets the
+file's own word for the family (the text other cells of that family hold), a checkbox is ticked or cleared. A story
+whose file keeps no status of it is left alone: storyc's record (events, PROGRESS.md) holds its status.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from typing import Any
 from filelock import BaseFileLock
 
 from storyc.compiler.jsonpos import Pointer
+from storyc.compiler.mdstories import clean_status, read_stories
 from storyc.compiler.statuses import Family, family_of
-from storyc.compiler.tasks import ALIASES, _find_task_list
+from storyc.compiler.tasks import ALIASES, MARKDOWN, _find_task_list
 from storyc.errors import InputError, Where
 from storyc.files import atomic_write, locked
 
@@ -41,6 +46,11 @@ def set_status(
     family = Family(family)
     with locked(lock):
         bom, text = _read(tasks_path)
+        if tasks_path.suffix.lower() in MARKDOWN:
+            word, new = _markdown(text, tasks_path, story_id, family, status_words or {})
+            if new is not None:
+                atomic_write(tasks_path, bom + new.encode("utf-8"))
+            return word
         word, edits = _edits(text, tasks_path, story_id, family, status_words or {}, tag)
         if not edits:
             return None
@@ -197,3 +207,83 @@ def _insert(text: str, pointer: Pointer, value: str) -> tuple[int, int, str]:
     else:
         sep = "," + text[start + 1 : key_start]
     return value_end, value_end, f'{sep}"status"{colon}{value}'
+
+
+# Markdown: the places read_stories found, rewritten one span at a time (other bytes stay as they are).
+
+
+def _markdown(text: str, path: Path, story_id: str, family: Family, words: dict[str, Family]) -> tuple[str | None, str | None]:
+    """The word written and the new text, or (None, None) when nothing changes."""
+    found = read_stories(text, path)
+    story = next((s for s in found.stories if s.id == story_id), None)
+    if story is None:
+        raise InputError(f"story {story_id} is not in {path.name}", Where(str(path), 0), hint=_CHANGED)
+    lines = text.split("\n")
+    spans = [span for s in found.stories for span in s.spans]
+    edits: dict[int, list[tuple[int, int, str]]] = {}
+    written = None
+    for span in story.spans:
+        current = lines[span.line - 1][span.start : span.end]
+        if span.kind == "box":
+            if family is Family.DONE and current not in "xX":
+                ticks = Counter(lines[sp.line - 1][sp.start : sp.end] for sp in spans if sp.kind == "box")
+                new = "X" if ticks["X"] > ticks["x"] else "x"
+            elif family is Family.TODO and current in "xX":
+                new = " "
+            else:
+                continue  # a box says done or not done; other statuses live in storyc's record
+        else:
+            word = clean_status(current)
+            if word and family_of(word, words) is family:
+                continue
+            new = _markdown_word(family, [lines[sp.line - 1][sp.start : sp.end] for sp in spans if sp.kind != "box"], words)
+        written = written or new
+        start, end = span.start, span.end
+        if span.kind == "cell":
+            start, end, new = _cell_edit(lines, span.line - 1, span.start, span.end, new)
+        edits.setdefault(span.line - 1, []).append((start, end, new))
+    if not edits:
+        return None, None
+    for index, changes in edits.items():
+        line = lines[index]
+        for start, end, new in sorted(changes, reverse=True):
+            line = line[:start] + new + line[end:]
+        lines[index] = line
+    return written, "\n".join(lines)
+
+
+def _markdown_word(family: Family, used: list[str], words: dict[str, Family]) -> str:
+    """The text the file's other Status cells of `family` hold ("✅ **Done**"), else a word in the file's style."""
+    mine = Counter(cell for cell in used if (word := clean_status(cell)) and family_of(word, words) is family)
+    if mine:
+        return mine.most_common(1)[0][0]
+    return _default_word(family, [word for cell in used if (word := clean_status(cell))])
+
+
+_PIPE = re.compile(r"(?<!\\)\|")
+_DELIMITER_ROW = re.compile(r"^\s*\|?(?:\s*:?-+:?\s*\|)+\s*(?::?-+:?\s*)?\r?$")
+
+
+def _cell_edit(lines: list[str], index: int, start: int, end: int, new: str) -> tuple[int, int, str]:
+    """The edit that writes `new` into a table cell; in a table whose rows line up, padded to its column's
+    width in the delimiter row (`| ------ |`) so that it stays lined up (a longer word widens its row only)."""
+    line = lines[index]
+    pipes = [m.start() for m in _PIPE.finditer(line)]
+    before = [p for p in pipes if p < start]
+    stop = next((p for p in pipes if p >= end), len(line.rstrip("\r")))
+    opened = before[-1] if before else -1
+    width = None
+    for j in range(index - 1, -1, -1):
+        if "|" not in lines[j]:
+            break
+        if _DELIMITER_ROW.match(lines[j]):
+            marks = [m.start() for m in _PIPE.finditer(lines[j])]
+            column = len(before)
+            # Only a table whose rows line up (this row's first cell as wide as the delimiter's) is padded.
+            if 0 < column < len(marks) and len(marks) == len(pipes) and marks[1] - marks[0] == pipes[1] - pipes[0]:
+                width = marks[column] - marks[column - 1] - 1
+            break
+    if width is not None:
+        room = width - (start - opened - 1)
+        return start, stop, new.ljust(room - 1) + " " if len(new) + 1 <= room else new + " "
+    return start, stop, new + (" " if line[end:stop] else "")

@@ -179,7 +179,8 @@ def _(r: Repo) -> Expect:
 @case("tasks-file-missing")
 def _(r: Repo) -> Expect:
     (r.root / TASKS).unlink()
-    return Expect(TASKS, None, r"(?:.*/)?docs/tasks/tasks\.json does not exist", r"`storyc init` writes a starter tasks\.json.*\[paths\]")
+    r.sprint("# Sprint 1\n\n## Stories\n\n- US-002\n- US-003\n")  # ids only: the sprint carries no stories of its own
+    return Expect(SPRINT, 1, r"docs/tasks/tasks\.json does not exist, and sprint-001\.md carries no stories", r"a table with an id column.*`storyc init`")
 
 
 # ------------------------------------------------------------------ tasks.json: shape
@@ -540,6 +541,94 @@ def _(r: Repo) -> Expect:
 @case("sprint-file-missing")
 def _(r: Repo) -> Expect:
     return Expect("docs/sprints/sprint-009.md", None, r"(?:.*/)?docs/sprints/sprint-009\.md does not exist", r"give the path on the command line", sprint="docs/sprints/sprint-009.md")
+
+
+# ------------------------------------------------------------------ a sprint file that carries its stories, spec-kit's tasks.md
+
+SPRINT_ALONE = """\
+# Sprint 1: Mini
+
+## Stories
+
+| ID     | Title   | Size | Depends on | Status |
+| ------ | ------- | ---- | ---------- | ------ |
+| US-002 | Catalog | M    | —          | To do  |
+| US-003 | Cart    | S    | US-002     | To do  |
+
+### US-003: Cart
+
+**Acceptance criteria:**
+- a cart holds products
+"""
+
+
+def sprint_alone(r: Repo, text: str) -> None:
+    """No tasks.json: the sprint is the whole input."""
+    (r.root / TASKS).unlink()
+    r.sprint(text)
+
+
+@case("sprint-alone-unknown-status-words")
+def _(r: Repo) -> Expect:
+    sprint_alone(r, SPRINT_ALONE.replace("| US-002 | Catalog | M    | —          | To do  |", "| US-002 | Catalog | M    | —          | Parked |").replace("| US-002     | To do  |", "| US-002     | Sorta  |"))
+    def both_listed(r: Repo, res: Run) -> None:
+        assert f"'Parked': line {r.line_of(SPRINT, '| Parked |')}" in res.stderr and f"'Sorta': line {r.line_of(SPRINT, '| Sorta  |')}" in res.stderr
+    return Expect(SPRINT, r.line_of(SPRINT, "| Parked |"), r"2 status words belong to no status family: 'Parked', 'Sorta'", r"map each in storyc\.toml", check=both_listed)
+
+
+@case("sprint-alone-dependency-unknown")
+def _(r: Repo) -> Expect:
+    sprint_alone(r, SPRINT_ALONE.replace("| US-002     | To do  |", "| US-020     | To do  |"))
+    return Expect(SPRINT, r.line_of(SPRINT, "| US-020"), r"story US-003 depends on 'US-020', which is not in sprint-001\.md", r"did you mean .*US-002")
+
+
+@case("sprint-alone-same-story-twice-in-a-table")
+def _(r: Repo) -> Expect:
+    sprint_alone(r, SPRINT_ALONE.replace("| US-003 | Cart    |", "| US-002 | Cart    |"))
+    return Expect(SPRINT, r.line_of(SPRINT, "| US-002 | Cart"), r"story US-002 has two rows in one table \(lines 7 and 8\)", r"one row per story")
+
+
+@case("sprint-alone-unreadable-size")
+def _(r: Repo) -> Expect:
+    sprint_alone(r, SPRINT_ALONE.replace("| Catalog | M    |", "| Catalog | huge |"))
+    return Expect(SPRINT, r.line_of(SPRINT, "| huge |"), r"story US-002: cannot read 'huge' as a size \(XS, S, M, L, XL\)", r"leave the cell empty")
+
+
+@case("sprint-alone-cycle-through-a-depends-on-line")
+def _(r: Repo) -> Expect:
+    sprint_alone(r, SPRINT_ALONE.replace("**Acceptance criteria:**", "**Acceptance criteria:**\n- it works\n\n### US-002: Catalog\n\nafter US-003\n\n**Notes:**"))
+    return Expect(SPRINT, r.line_of(SPRINT, "after US-003"), r"dependency cycle: US-002 -> US-003 -> US-002", r"remove one of these dependencies")
+
+
+@case("sprint-alone-story-section-names-a-missing-story")
+def _(r: Repo) -> Expect:
+    sprint_alone(r, SPRINT_ALONE + "\n### US-004: Checkout\n\nDepends on: US-009\n")
+    return Expect(SPRINT, r.line_of(SPRINT, "Depends on: US-009"), r"story US-004 depends on 'US-009', which is not in sprint-001\.md", r"\S")
+
+
+@case("sprint-alone-table-without-an-id-column")
+def _(r: Repo) -> Expect:
+    sprint_alone(r, "# Sprint 1\n\n## Stories\n\n| Story | Points |\n| --- | --- |\n| Log in with e-mail | 3 |\n| Pay by card | 5 |\n")
+    return Expect(SPRINT, 1, r"docs/tasks/tasks\.json does not exist, and sprint-001\.md carries no stories", r"a table with an id column", check=lambda r, res: "1 table(s) without an id column" in res.stderr or pytest.fail(res.stderr))
+
+
+SPECKIT_TASKS = "specs/001-mini/tasks.md"
+SPECKIT_TEXT = "# Tasks: Mini\n\n## Phase 1: Setup\n\n- [x] T001 Create src/a.py\n- [ ] T002 [P] Add src/b.py\n\n## Phase 2: Story\n\n- [ ] T003 [US1] Use src/b.py (depends on T002)\n"
+
+
+@case("speckit-inline-dependency-unknown")
+def _(r: Repo) -> Expect:
+    r.config(GOOD_CONFIG + f'\n[paths]\ntasks = "{SPECKIT_TASKS}"\n')
+    r.write(SPECKIT_TASKS, SPECKIT_TEXT.replace("(depends on T002)", "(depends on T020)"))
+    r.sprint("# Sprint 1\n\n## Stories\n\n- T002\n- T003\n")
+    return Expect(SPECKIT_TASKS, r.line_of(SPECKIT_TASKS, "T003"), r"story T003 depends on 'T020', which is not in tasks\.md", r"did you mean")
+
+
+@case("speckit-narrative-tasks-file")
+def _(r: Repo) -> Expect:
+    r.config(GOOD_CONFIG + f'\n[paths]\ntasks = "{SPECKIT_TASKS}"\n')
+    r.write(SPECKIT_TASKS, "# Tasks\n\n## Phase 1\n\n- [ ] Create the app\n- [x] Write the docs\n")
+    return Expect(SPECKIT_TASKS, 5, r"tasks\.md carries no stories", r"checklist items that start with an id")
 
 
 # ------------------------------------------------------------------ storyc.toml / pyproject.toml
