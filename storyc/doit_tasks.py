@@ -441,7 +441,7 @@ class StorycReporter(ConsoleReporter):
         abort = self._abort_reason()
         lines, declined = [], []
         for task, fail in self.failed:
-            unstarted = task.name not in last or str(last[task.name].get("reason", "")).startswith("not started")
+            unstarted = task.name not in last or last[task.name].get("started") is False
             if self._story(task) and unstarted and abort and isinstance(fail, TaskFailed):
                 declined.append(task.name)  # the run was stopped (a spend limit, a runner that cannot run) before it began
             else:

@@ -152,11 +152,11 @@ def run_story(root: str, plan_path: str, story_id: str) -> bool:
         try:
             preflight(sprint.root, sprint.plan, story_id)
         except RunnerUnavailable as exc:  # before any status is written: tasks.json stays as it was
-            sprint.checkpoints.event("story_failed", story=story_id, reason=f"not started: {exc}")
+            sprint.checkpoints.event("story_failed", story=story_id, started=False, reason=f"not started: {exc}")
             _say_unavailable(sprint, story_id, exc)
             return False
         except StorycError as exc:  # this story's own input (the scripted runner's script): it alone fails
-            sprint.checkpoints.event("story_failed", story=story_id, reason=f"not started: {exc.message}")
+            sprint.checkpoints.event("story_failed", story=story_id, started=False, reason=f"not started: {exc.message}")
             raise
     return Attempts(sprint, story, upstream, mode, cause=cause).run()
 
