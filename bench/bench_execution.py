@@ -12,7 +12,7 @@ against max(critical path, total work / 4) and against `doit -n 1`, isolation
 none and worktree (median of 3 at S = 0.5 s), plus one run at S = 2 s.
 (b) Overhead per story, from build/events.jsonl. (c) No-op `doit` and `doit list`
 at 1,000 stories (whole process, median of 5) and a cProfile of the no-op.
-(d) `storyc.stamps.exclusions` alone on compiled plans of 1,000 and 4,000 stories.
+(d) `storyc.runners.stamps.exclusions` alone on compiled plans of 1,000 and 4,000 stories.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 from statistics import median
 
 from sections import write_section
-from storyc.stamps import exclusions
+from storyc.runners.stamps import exclusions
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "docs" / "benchmarks.md"
@@ -274,7 +274,7 @@ class NoOp:
 STEPS = {
     "imports (doit, storyc and what they import)": ("<frozen importlib._bootstrap>", "_find_and_load"),
     "doit loading the tasks (dodo.py, plan.json, task dicts)": ("loader.py", "load_tasks"),
-    "storyc.stamps.exclusions": ("stamps.py", "exclusions"),
+    "storyc.runners.stamps.exclusions": ("stamps.py", "exclusions"),
     "up-to-date checks, all of doit's (sqlite, file_dep, uptodate)": ("dependency.py", "get_status"),
     "of which storyc's `uptodate` (stamps.unchanged)": ("stamps.py", "unchanged"),
     "storyc's reporter: start (run lock, run_started)": ("doit_tasks.py", "initialize"),
@@ -390,7 +390,7 @@ def section(configs: list[Config], deps, b: NoOp, *, loads: list[float], elapsed
               "The top 10 functions of that profile by own time:", "",
               "| function | calls | own (ms) | cumulative (ms) |", "| --- | ---: | ---: | ---: |",
               *[f"| `{f}` | {k:,} | {own * 1000:.1f} | {cum * 1000:.1f} |" for f, k, own, cum in b.top], ""]
-    lines += [("`storyc.stamps.exclusions` alone, on the compiled plans (median of 5 calls; *shared*: the same plan with one "
+    lines += [("`storyc.runners.stamps.exclusions` alone, on the compiled plans (median of 5 calls; *shared*: the same plan with one "
                "story in 20 also naming a file of one of its dependencies, so that its descendants are walked):"), "",
               "| stories | exclusions (ms) | shared (ms) |", "| ---: | ---: | ---: |",
               *[f"| {k:,} | {v[0] * 1000:.1f} | {v[1] * 1000:.1f} |" for k, v in sorted(b.exclusions.items())], ""]
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     began, loads = time.perf_counter(), [os.getloadavg()[0]]
-    subprocess.run([sys.executable, "-c", "import doit.doit_cmd, storyc.engine, storyc.api"], check=True, cwd=tempfile.gettempdir())
+    subprocess.run([sys.executable, "-c", "import doit.doit_cmd, storyc.runners.engine, storyc.api"], check=True, cwd=tempfile.gettempdir())
     base = Path(tempfile.mkdtemp(prefix="storyc-bench-exec-"))
     (base / "agent.sh").write_text(AGENT)
     (base / "agent.sh").chmod(0o755)

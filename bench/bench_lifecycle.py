@@ -50,7 +50,7 @@ def steps(m):
         p.edit_tasks(lambda d: d["stories"][0].update(description="As a note taker I want a note with a title and a body."))
 
     def template(p):
-        from storyc.compiler.render import PACKAGE_TEMPLATES
+        from storyc.templates.render import PACKAGE_TEMPLATES
 
         path = p.root / ".storyc/templates/prompts/builder.md.j2"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -56,8 +56,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storyc.runners.base import Usage
-from storyc.runners.money import cost as priced
+from storyc.runners.agents.base import Usage
+from storyc.runners.agents.money import cost as priced
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "shop"

@@ -182,7 +182,7 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
             raise ConfigError(
                 f"[{'.'.join(table or ())}] in {name} is not a table",
                 Where(str(path), line_of_key(text, list(table or ()))),
-                hint="write it as a table header, e.g. [tool.storyc.gates], with key = value lines below",
+                hint="write it as a table header, e.g. [tool.storyc.runners.gates], with key = value lines below",
             )
         return _validate(data, path, text, list(table or ())), path
     return Config(), None

@@ -25,7 +25,7 @@ from .estimates import Estimates, read_samples, sig
 from .graph import StoryGraph
 from .mdstories import read_stories
 from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
-from .render import environment, template_digest, user_templates
+from storyc.templates.render import environment, template_digest, user_templates
 from .sprint import Sprint, parse_sprint
 from .statuses import Family
 from .specs import spec_path, spec_text

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from storyc.errors import InputError, Where
 
-from .jsonpos import JsonLocator, Pointer
+from storyc.jsonpos import JsonLocator, Pointer
 from .mdstories import Found, MdStory, points_size, read_stories
 from .model import Origin, Story, size_for_hours
 from .source import read_text

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from storyc import freshness, progress
+from storyc.compiler import freshness
+from storyc.runners import progress
 from storyc.files import atomic_write
 from storyc.words import count
 
@@ -85,7 +86,7 @@ def _compile(root: Path, sprint: Path | None, tasks: Path | None, with_deps: boo
     """The plan and every artifact's text, by path."""
     from storyc.compiler import emit
     from storyc.compiler.plan import compile_plan
-    from storyc.compiler.render import environment, user_templates
+    from storyc.templates.render import environment, user_templates
 
     plan = compile_plan(root, sprint, tasks, with_deps=with_deps, tag=tag, build=out)
     env = environment(user_templates(root, plan.config["paths"]["templates"]))
@@ -202,7 +203,7 @@ def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
     """The compiled plan and where its run stands (from build/events.jsonl and the run lock)."""
     import json
 
-    from storyc.checkpoints import read_events, run_active
+    from storyc.runners.checkpoints import read_events, run_active
     from storyc.compiler.source import require_root
     from storyc.errors import InputError, Where
 

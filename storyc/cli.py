@@ -49,7 +49,7 @@ def compile(sprint, tasks, with_deps, tag, out, root) -> None:
 
     Example: storyc compile docs/sprints/sprint-003.md --with-deps
     """
-    from storyc import freshness
+    from storyc.compiler import freshness
     args = freshness.Args(freshness.relative(sprint, root), freshness.relative(tasks, root), with_deps, tag, out)
     if (notes := freshness.unchanged(root, args)) is not None:  # answered from digests: no compiler loaded
         click.echo("\n".join([*notes, "  nothing changed since the last compile: wrote nothing"]))
@@ -160,11 +160,12 @@ def status(fmt, root) -> None:
 
     Example: storyc status --format json
     """
-    from storyc import api, progress
+    from storyc import api
+    from storyc.runners import progress
     plan, snap = api.status(root)
     if fmt == "gantt":
-        from storyc import gantt
-        from storyc.checkpoints import read_events
+        from storyc.runners import gantt
+        from storyc.runners.checkpoints import read_events
 
         events = read_events(root / plan["config"]["paths"]["build"] / "events.jsonl")
         chart = gantt.gantt(gantt.last_run(events), plan["sprint"]["name"])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from doit.control import TaskControl, TaskDispatcher
 from doit.loader import generate_tasks
 
-from storyc.doit_tasks import plan_tasks
+from storyc.runners.doit_tasks import plan_tasks
 
 
 @dataclass
@@ -32,7 +32,7 @@ def run(plan: dict, seconds: dict[str, float], jobs: int, selected: list[str] | 
     tasks = generate_tasks("storyc", plan_tasks(plan, "/nonexistent", "build/plan.json"))
     control = TaskControl(tasks)
     if selected is None:
-        from storyc.doit_tasks import chain_name
+        from storyc.runners.doit_tasks import chain_name
 
         selected = ([chain_name(1)] if plan.get("dispatch_order") else []) + ["sprint"]
     dispatcher = TaskDispatcher(control.tasks, control.targets, selected)

@@ -9,10 +9,10 @@ from pathlib import Path
 import anthropic
 import pytest
 from storyc.compiler.config import Price
-from storyc.runners.anthropic import NO_KEY, AnthropicRunner, default_sdk_client
-from storyc.runners.base import AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
-from storyc.runners.money import cost
-from storyc.runners.tools import ToolExecutor
+from storyc.runners.agents.anthropic import NO_KEY, AnthropicRunner, default_sdk_client
+from storyc.runners.agents.base import AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
+from storyc.runners.agents.money import cost
+from storyc.runners.agents.tools import ToolExecutor
 from storyc_tests_fakeapi import FakeAPI  # loaded by conftest
 
 from storyc.errors import ConfigError

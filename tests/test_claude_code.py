@@ -10,8 +10,8 @@ from textwrap import dedent
 
 import pytest
 
-from storyc.runners.base import AgentTask, Budget, RunnerUnavailable, Usage
-from storyc.runners.claude_code import ClaudeCodeRunner
+from storyc.runners.agents.base import AgentTask, Budget, RunnerUnavailable, Usage
+from storyc.runners.agents.claude_code import ClaudeCodeRunner
 
 FAKE = dedent(
     """\

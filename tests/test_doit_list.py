@@ -128,7 +128,7 @@ def test_every_action_and_check_pickles_for_process_mode_under_spawn(shop: Path)
     """Under spawn (macOS, Windows, Linux from 3.14) doit pickles every task: no lambdas, no closures."""
     import pickle
 
-    from storyc.doit_tasks import plan_tasks
+    from storyc.runners.doit_tasks import plan_tasks
 
     plan = json.loads((shop / "build/plan.json").read_text())
     tasks = list(plan_tasks(plan, str(shop), "build/plan.json"))

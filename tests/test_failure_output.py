@@ -150,7 +150,7 @@ def test_a_story_the_first_failure_kept_from_starting_is_named_not_started(tmp_p
      "secrets failed: a.py:3: a hard-coded URL: x (and 1 more)"),
 ])
 def test_a_gate_failure_in_a_few_words(gate: str, output: str, headline: str) -> None:
-    from storyc.gates import GateResult
+    from storyc.runners.gates import GateResult
 
     assert GateResult(gate, "cmd", False, output, 0.1, 2).headline() == headline
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storyc import freshness
+from storyc.compiler import freshness
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 from filelock import FileLock
 from storyc.compiler.statuses import Family
 
-from storyc.writeback import set_status
+from storyc.runners.writeback import set_status
 
 SPRINT = "docs/sprints/sprint-001.md"
 

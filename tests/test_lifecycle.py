@@ -215,7 +215,7 @@ def test_weeks_of_a_sprint_and_the_next_one(project: Project) -> None:
     # Wednesday: a prompt template of the project's own; every story it feeds is rebuilt.
     template = p.root / ".storyc/templates/prompts/builder.md.j2"
     template.parent.mkdir(parents=True)
-    from storyc.compiler.render import PACKAGE_TEMPLATES  # the packaged template, copied as the README says
+    from storyc.templates.render import PACKAGE_TEMPLATES  # the packaged template, copied as the README says
 
     template.write_text((PACKAGE_TEMPLATES / "prompts/builder.md.j2").read_text() + "\nKeep functions under ten lines.\n")
     p.doit("-n", "4")

@@ -11,10 +11,10 @@ import pytest
 
 from storyc.compiler.config import Price
 from storyc.errors import ConfigError
-from storyc.runners.base import AgentTask, Budget, Reply, RunAborted, Usage
-from storyc.runners.loop import ModelError, redact, run_loop
-from storyc.runners.money import cost, price_for
-from storyc.runners.tools import ToolResult
+from storyc.runners.agents.base import AgentTask, Budget, Reply, RunAborted, Usage
+from storyc.runners.agents.loop import ModelError, redact, run_loop
+from storyc.runners.agents.money import cost, price_for
+from storyc.runners.agents.tools import ToolResult
 
 PRICE = Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75)
 

@@ -218,8 +218,8 @@ def test_an_unreachable_api_is_retried_aloud_and_given_up_in_bounded_time(tmp_pa
 
 
 def test_the_command_runner_preflight_looks_for_the_program_as_exec_would(tmp_path: Path) -> None:
-    from storyc.runners.base import RunnerUnavailable
-    from storyc.runners.command import CommandRunner
+    from storyc.runners.agents.base import RunnerUnavailable
+    from storyc.runners.agents.command import CommandRunner
 
     def problem(argv: list[str], env: dict[str, str] | None = None) -> str | None:
         try:
@@ -244,8 +244,8 @@ def test_the_command_runner_preflight_looks_for_the_program_as_exec_would(tmp_pa
 PREFLIGHT = """
 import sys
 from pathlib import Path
-from storyc.runners import preflight
-from storyc.runners.base import RunnerUnavailable
+from storyc.runners.agents import preflight
+from storyc.runners.agents.base import RunnerUnavailable
 try:
     preflight(Path("."), {"config": {"runner": {"kind": "anthropic"}, "paths": {"build": "build"}, "models": {"prices": {}}}}, "A")
 except RunnerUnavailable as exc:

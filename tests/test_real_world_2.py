@@ -16,7 +16,7 @@ from filelock import FileLock
 from storyc.compiler.mdstories import clean_status, read_stories
 from storyc.compiler.statuses import Family, family_of
 
-from storyc.writeback import set_status
+from storyc.runners.writeback import set_status
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real-world-2"
 SPRINT = "docs/sprints/sprint-001.md"

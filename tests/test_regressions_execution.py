@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 
-from storyc import api, progress
-from storyc.gates import secrets_gate
+from storyc import api
+from storyc.runners import progress
+from storyc.runners.gates import secrets_gate
 
 AGENT = r'''
 import json, os, sys

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from storyc.compiler.config import Price
-from storyc.runners.base import AgentTask, Budget, Reply
-from storyc.runners.claude_code import to_result
-from storyc.runners.command import CommandRunner, fill
-from storyc.runners import loop as loop_module
-from storyc.runners.loop import redact, run_loop
-from storyc.runners.tools import ToolExecutor, ToolResult
+from storyc.runners.agents.base import AgentTask, Budget, Reply
+from storyc.runners.agents.claude_code import to_result
+from storyc.runners.agents.command import CommandRunner, fill
+from storyc.runners.agents import loop as loop_module
+from storyc.runners.agents.loop import redact, run_loop
+from storyc.runners.agents.tools import ToolExecutor, ToolResult
 
 FREE = Price(input=0.0, output=0.0)
 
@@ -68,7 +68,7 @@ def test_grep_with_a_catastrophic_pattern_is_stopped_not_hung(ws: Path, tmp_path
     # Python's re has no timeout, and holds the GIL: (a+)+$ on 40 a's and a "!" used to hang storyc itself.
     (ws / "f.txt").write_text("a" * 40 + "!\n")
     script = (
-        "import sys; from pathlib import Path; from storyc.runners.tools import ToolExecutor\n"
+        "import sys; from pathlib import Path; from storyc.runners.agents.tools import ToolExecutor\n"
         "t = ToolExecutor(Path(sys.argv[1]), home=Path(sys.argv[2]), bash_timeout=2)\n"
         "r = t.run('Grep', {'pattern': '(a+)+$'}); print(r.is_error, r.text)"
     )

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
-from storyc.compiler.jsonpos import JsonLocator
+from storyc.jsonpos import JsonLocator
 from storyc.compiler.tasks import load_tasks
 from storyc.errors import InputError
 

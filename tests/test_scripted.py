@@ -9,9 +9,9 @@ import pytest
 
 from storyc.compiler.config import Price
 from storyc.errors import InputError
-from storyc.runners.base import AgentTask, Budget, Usage
-from storyc.runners.scripted import ScriptedClient, ScriptedRunner, script_path
-from storyc.runners.tools import ToolExecutor
+from storyc.runners.agents.base import AgentTask, Budget, Usage
+from storyc.runners.agents.scripted import ScriptedClient, ScriptedRunner, script_path
+from storyc.runners.agents.tools import ToolExecutor
 
 SCRIPT = dedent(
     '''\

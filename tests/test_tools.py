@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storyc.runners.tools import ALL_TOOLS, ToolExecutor, ToolResult, tool_schemas
+from storyc.runners.agents.tools import ALL_TOOLS, ToolExecutor, ToolResult, tool_schemas
 
 
 @pytest.fixture()

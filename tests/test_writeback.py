@@ -1,4 +1,4 @@
-"""storyc.files and storyc.writeback: a status written back changes that one value, and parallel writers lose nothing."""
+"""storyc.files and storyc.runners.writeback: a status written back changes that one value, and parallel writers lose nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from storyc.compiler.statuses import Family, family_of
 from storyc.compiler.tasks import load_tasks
 from storyc.errors import InputError, OutputError, Where
 from storyc.files import append_line, atomic_write, lock_for, locked
-from storyc.writeback import set_status
+from storyc.runners.writeback import set_status
 
 # ---------------------------------------------------------------------------------------------------- set_status
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from storyc.errors import OutputError, Where
 from storyc.files import atomic_write, lock_for
-from storyc.stamps import story_files
+from storyc.runners.stamps import story_files
 
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "storyc", "GIT_AUTHOR_EMAIL": "storyc@localhost",
            "GIT_COMMITTER_NAME": "storyc", "GIT_COMMITTER_EMAIL": "storyc@localhost"}

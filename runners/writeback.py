@@ -21,7 +21,7 @@ from typing import Any
 
 from filelock import BaseFileLock
 
-from storyc.compiler.jsonpos import Pointer
+from storyc.jsonpos import Pointer
 from storyc.compiler.mdstories import clean_status, read_stories
 from storyc.compiler.statuses import Family, family_of
 from storyc.compiler.tasks import ALIASES, MARKDOWN, _find_task_list

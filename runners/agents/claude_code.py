@@ -31,7 +31,7 @@ from typing import Any, Mapping
 
 from .base import FIX_KIND, AgentResult, AgentTask, RunnerUnavailable, Usage
 from .loop import Transcript, redact
-from .proc import program_problem, run_process, scrubbed_env
+from storyc.runners.proc import program_problem, run_process, scrubbed_env
 
 # Claude Code's result subtypes, as our stop words.
 STOPS = {"success": "end_turn", "error_max_turns": "max_turns", "error_max_budget_usd": "budget", "error_during_execution": "error"}

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import jinja2
 
-import storyc.templates
 from storyc.errors import InputError, Where
 
-PACKAGE_TEMPLATES = Path(storyc.templates.__file__).resolve().parent
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent
 
 
 def environment(user_dir: Path | None) -> jinja2.Environment:

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storyc.checkpoints import Checkpoints
-from storyc.compiler.render import environment, prompt_name, render, user_templates
+from storyc.runners.checkpoints import Checkpoints
+from storyc.templates.render import environment, prompt_name, render, user_templates
 from storyc.errors import StorycError
 from storyc.files import atomic_write
-from storyc.gates import GateResult, run_gates
-from storyc.runners import make_runner, preflight
-from storyc.runners.base import AgentResult, AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
-from storyc.stamps import (
+from storyc.runners.gates import GateResult, run_gates
+from storyc.runners.agents import make_runner, preflight
+from storyc.runners.agents.base import AgentResult, AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
+from storyc.runners.stamps import (
     MISSING,
     exclusions,
     file_digest,
@@ -43,7 +43,7 @@ from storyc.stamps import (
     write_stamp,
 )
 from storyc.words import count, short
-from storyc.workspace import CACHES, MergeConflict, Workspace, open_workspace
+from storyc.runners.workspace import CACHES, MergeConflict, Workspace, open_workspace
 
 VERDICT = re.compile(r"^\s*VERDICT:\s*(APPROVE|CHANGES_REQUESTED)\s*$", re.M)
 GATE_TIMEOUT = 1800.0

@@ -57,14 +57,14 @@ def current_plan(root: Path, plan_path: str) -> dict:
     """The plan, never a stale one: as make remakes its makefile, a plan whose inputs changed
     (tasks.json, the sprint, storyc.toml, a template, a new sprint file) is recompiled first.
     No plan, or one that cannot be recompiled: one line, and doit stops (exit 2)."""
-    from storyc import freshness
+    from storyc.compiler import freshness
 
     build = str(Path(plan_path).parent)
     rec = freshness.load(root, build)
     if not (root / plan_path).is_file() or rec is None:
         what = "no compiled plan" if not (root / plan_path).is_file() else f"{plan_path} has no record of its inputs ({build}/{freshness.RECORD})"
         _stop(f"storyc: {what}: run `storyc compile` first")
-    from storyc.checkpoints import run_active
+    from storyc.runners.checkpoints import run_active
 
     # Another doit running this sprint writes tasks.json as it goes: its plan is left alone.
     if (why := freshness.stale(root, rec)) is not None and not run_active(root / build):
@@ -158,7 +158,7 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
     a worker is free, and a story that becomes ready later goes ahead of every story not met
     yet, which (the order putting the longest remaining path first) is less urgent.
     """
-    from storyc import stamps
+    from storyc.runners import stamps
 
     build = plan["config"]["paths"]["build"]
     targets = [s for s in plan["stories"] if s["target"]]
@@ -224,25 +224,25 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
 
 
 def story_action(root: str, plan_path: str, story_id: str) -> bool:
-    from storyc.engine import run_story
+    from storyc.runners.engine import run_story
 
     return _act(run_story, root, plan_path, story_id)
 
 
 def wave_action(root: str, plan_path: str, wave: int) -> bool:
-    from storyc.integration import run_wave
+    from storyc.runners.integration import run_wave
 
     return _act(run_wave, root, plan_path, wave)
 
 
 def point_action(root: str, plan_path: str, slug: str) -> bool:
-    from storyc.integration import run_point
+    from storyc.runners.integration import run_point
 
     return _act(run_point, root, plan_path, slug)
 
 
 def sprint_action(root: str, plan_path: str) -> bool:
-    from storyc.integration import run_sprint
+    from storyc.runners.integration import run_sprint
 
     return _act(run_sprint, root, plan_path)
 
@@ -338,7 +338,7 @@ class StorycReporter(ConsoleReporter):
     def _checkpoints(self):
         """The run's checkpoints, opened when a story first runs: a run with nothing stale writes nothing."""
         if self.checkpoints is None and self.build is not None:
-            from storyc.checkpoints import Checkpoints
+            from storyc.runners.checkpoints import Checkpoints
 
             plan = json.loads((self.build / "plan.json").read_text(encoding="utf-8"))
             self.checkpoints = Checkpoints(self.root, plan)
@@ -386,7 +386,7 @@ class StorycReporter(ConsoleReporter):
             self.write(f"-- {task.name}\n")
 
     def _finish(self, task, mark: str) -> None:
-        from storyc.stamps import load_record
+        from storyc.runners.stamps import load_record
 
         self.running = [n for n in self.running if n != task.name]
         self.done += mark == "✓"
@@ -402,7 +402,7 @@ class StorycReporter(ConsoleReporter):
             for task, fail in self.failed:
                 self.write("".join(self._failure(task, fail, {}, None)))
             return
-        from storyc.checkpoints import read_events
+        from storyc.runners.checkpoints import read_events
 
         if _RUN.stopping:
             for worker in multiprocessing.active_children():  # a second Ctrl-C: doit stopped them; they finish putting back

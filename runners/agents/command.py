@@ -21,8 +21,8 @@ import re
 from pathlib import Path
 
 from storyc.files import atomic_write
-from storyc.runners.base import FIX_KIND, AgentResult, AgentTask, RunnerUnavailable
-from storyc.runners.loop import redact
+from storyc.runners.agents.base import FIX_KIND, AgentResult, AgentTask, RunnerUnavailable
+from storyc.runners.agents.loop import redact
 from storyc.runners.proc import program_problem, run_process
 
 PLACEHOLDERS = ("story_id", "role", "prompt_file", "model", "attempt", "workspace")
