@@ -10,9 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storyc.errors import ConfigError, Where
+from storyc.files import parse_toml, read_text
+from storyc.plan import Family, Price
 
-from .source import parse_toml, read_text
-from .statuses import Family, normalise
+from .statuses import normalise
 
 SIZES = ("XS", "S", "M", "L", "XL")
 TestScope = Literal["unit", "unit+integration", "full", "full+e2e"]
@@ -68,15 +69,6 @@ class Gates(_Section):
     integration: str | None = None
     e2e: str | None = None
     secrets: bool = True
-
-
-class Price(_Section):
-    """US dollars per million tokens."""
-
-    input: float
-    output: float
-    cache_read: float = 0.0
-    cache_write: float = 0.0
 
 
 class Models(_Section):
@@ -182,7 +174,7 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
             raise ConfigError(
                 f"[{'.'.join(table or ())}] in {name} is not a table",
                 Where(str(path), line_of_key(text, list(table or ()))),
-                hint="write it as a table header, e.g. [tool.storyc.runners.gates], with key = value lines below",
+                hint="write it as a table header, e.g. [tool.storyc.gates], with key = value lines below",
             )
         return _validate(data, path, text, list(table or ())), path
     return Config(), None
@@ -196,7 +188,7 @@ def _validate(data: dict, path: Path, text: str, prefix: list[str]) -> Config:
         loc = [str(p) for p in err["loc"] if p != "[key]"]  # pydantic's marker for a bad dict key
         key = ".".join(loc)
         line = line_of_key(text, prefix + loc)
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's key; a dataclass's (Price)
             message = f"unknown key `{key}` in {path.name}"
             known = _known_keys(loc[:-1])
             close = difflib.get_close_matches(loc[-1], known, n=1)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from storyc.templates.render import render
 
 from storyc.errors import OutputError, Where
+from storyc.plan import Plan, json_fields
 
-from .model import Plan, json_fields
-from storyc.templates.render import render
 from .specs import SPEC_DIR
 from .view import document_view
 

@@ -7,10 +7,10 @@ and paths, never of nodes and generations.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from bisect import bisect_left
 from fnmatch import fnmatchcase, translate
 
 import networkx as nx

@@ -14,22 +14,45 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import jinja2
+from storyc.templates.render import environment, template_digest, user_templates
 
 from storyc import __version__
 from storyc.errors import ConfigError, GraphError, InputError, Where
+from storyc.files import read_text, require_root
+from storyc.plan import (
+    Edge,
+    Family,
+    IntegrationPoint,
+    Plan,
+    PlannedStory,
+    ResolvedPolicy,
+    SprintInfo,
+)
 from storyc.words import count
 
-from .config import GATE_NAMES, Config, build_dir_problem, known_models, line_of_key, load_config, model_typo
-from .source import read_text, require_root
+from .config import (
+    GATE_NAMES,
+    Config,
+    build_dir_problem,
+    known_models,
+    line_of_key,
+    load_config,
+    model_typo,
+)
 from .estimates import Estimates, read_samples, sig
 from .graph import StoryGraph
 from .mdstories import read_stories
-from .model import SIZE_HOURS, Edge, IntegrationPoint, Plan, PlannedStory, ResolvedPolicy, SprintInfo, Story
-from storyc.templates.render import environment, template_digest, user_templates
-from .sprint import Sprint, parse_sprint
-from .statuses import Family
+from .model import SIZE_HOURS, Story
 from .specs import spec_path, spec_text
-from .tasks import TaskFile, fill_gaps, key_in, load_markdown_tasks, load_tasks, no_stories
+from .sprint import Sprint, parse_sprint
+from .tasks import (
+    TaskFile,
+    fill_gaps,
+    key_in,
+    load_markdown_tasks,
+    load_tasks,
+    no_stories,
+)
 
 SCHEMA_VERSION = 1
 # Status is an output and the stamp decides: every story in scope is a target whatever its

@@ -19,8 +19,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from storyc.errors import InputError, Where
-
-from .source import read_text
+from storyc.files import read_text
 
 STORIES_HEADING = re.compile(r"\b(stories|story|backlog|scope|committed)\b", re.I)
 # A heading that says its stories are not in the sprint ("Out of scope", "Deferred stories", "Won't do").

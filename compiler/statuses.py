@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from enum import Enum
 
 from storyc.errors import InputError, Where
-
-
-class Family(str, Enum):
-    TODO = "todo"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    BLOCKED = "blocked"
-    DEFERRED = "deferred"
-    CANCELLED = "cancelled"
-
+from storyc.plan import Family
 
 # Normalised word (lower case, runs of space/dash/underscore as "_") -> family.
 WORDS: dict[str, Family] = {

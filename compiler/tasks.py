@@ -14,12 +14,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from storyc.errors import InputError, Where
-
+from storyc.files import read_text
 from storyc.jsonpos import JsonLocator, Pointer
+from storyc.plan import Family
+
 from .mdstories import Found, MdStory, points_size, read_stories
 from .model import Origin, Story, size_for_hours
-from .source import read_text
-from .statuses import Family, normalise, read_status, unplaced_error
+from .statuses import normalise, read_status, unplaced_error
 
 # Canonical key -> the spellings people use for it, canonical first.
 ALIASES: dict[str, tuple[str, ...]] = {

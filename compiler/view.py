@@ -6,12 +6,12 @@ import shlex
 from collections import Counter
 
 import jinja2
+from storyc.templates.render import prompt_name, render
 
+from storyc.plan import Edge, IntegrationPoint, Plan, PlannedStory
 from storyc.words import count
 
-from .model import Edge, IntegrationPoint, Plan, PlannedStory
 from .plan import TEST_GATES
-from storyc.templates.render import prompt_name, render
 
 TOOLS = {"Builder": "Read, Write, Edit, Bash", "Validator": "Bash, Read, Grep", "Reviewer": "Read, Grep, Glob"}
 COMMAND_TOOLS = "the agent CLI's own (storyc does not restrict them)"

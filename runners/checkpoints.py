@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from filelock import Timeout
-
 from storyc.runners import gantt, progress
-from storyc.compiler.statuses import Family
+
 from storyc.files import append_line, atomic_write, lock_for
+from storyc.plan import Family
 
 LOG_MARK = "<!-- storyc: the log below is append-only -->"
 BOARD_START = "<!-- storyc: board (regenerated) -->"
@@ -56,7 +56,9 @@ class Checkpoints:
 
     def status(self, story_id: str, family: str) -> None:
         """The story's status in tasks.json, in place, in the file's own words."""
-        from storyc.runners.writeback import set_status  # not at the top: `storyc status` imports this module, not the compiler
+        from storyc.runners.writeback import (
+            set_status,  # not at the top: `storyc status` imports this module, not the compiler
+        )
 
         set_status(self.tasks_file, story_id, Family(family), lock=lock_for(self.build, "tasks"), status_words=self.status_words, tag=self.tasks_tag)
 

@@ -20,13 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storyc.runners.checkpoints import Checkpoints
-from storyc.templates.render import environment, prompt_name, render, user_templates
-from storyc.errors import StorycError
-from storyc.files import atomic_write
-from storyc.runners.gates import GateResult, run_gates
 from storyc.runners.agents import make_runner, preflight
-from storyc.runners.agents.base import AgentResult, AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
+from storyc.runners.agents.base import (
+    AgentResult,
+    AgentTask,
+    Budget,
+    RunAborted,
+    RunnerUnavailable,
+    Usage,
+)
+from storyc.runners.checkpoints import Checkpoints
+from storyc.runners.gates import GateResult, run_gates
 from storyc.runners.stamps import (
     MISSING,
     exclusions,
@@ -42,8 +46,12 @@ from storyc.runners.stamps import (
     story_files,
     write_stamp,
 )
-from storyc.words import count, short
 from storyc.runners.workspace import CACHES, MergeConflict, Workspace, open_workspace
+from storyc.templates.render import environment, prompt_name, render, user_templates
+
+from storyc.errors import StorycError
+from storyc.files import atomic_write
+from storyc.words import count, short
 
 VERDICT = re.compile(r"^\s*VERDICT:\s*(APPROVE|CHANGES_REQUESTED)\s*$", re.M)
 GATE_TIMEOUT = 1800.0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyc.runners.proc import clip, run_process
+
 from storyc.words import short
 
 # Credentials by their shape: wrong anywhere, tests and docs included.

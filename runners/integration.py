@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 
 from storyc.runners.engine import Attempts, Sprint, load_sprint, reported
-from storyc.files import atomic_write
 from storyc.runners.gantt import gantt, last_run
 from storyc.runners.gates import log_footer, log_header
 from storyc.runners.proc import run_process
 from storyc.runners.stamps import MISSING, load_record, read_out, stamp_name
 from storyc.runners.workspace import git_toplevel, redo_patch, undo_patch
+
+from storyc.files import atomic_write
 
 TIMEOUT = 3600.0
 

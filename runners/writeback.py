@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from filelock import BaseFileLock
-
-from storyc.jsonpos import Pointer
 from storyc.compiler.mdstories import clean_status, read_stories
 from storyc.compiler.statuses import Family, family_of
 from storyc.compiler.tasks import ALIASES, MARKDOWN, _find_task_list
+
 from storyc.errors import InputError, Where
 from storyc.files import atomic_write, locked
+from storyc.jsonpos import Pointer
 
 # Task Master's own words, which its CLI accepts.
 _TASKMASTER = {

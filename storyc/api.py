@@ -7,17 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from storyc.compiler import freshness
-from storyc.runners import progress
 from storyc.files import atomic_write
+from storyc.runners import progress
 from storyc.words import count
 
 if TYPE_CHECKING:  # the compiler is imported where it is used: `storyc status` never loads it
     from storyc.compiler import emit
-    from storyc.compiler.model import Plan
+    from storyc.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ def _dot_id(text: str) -> str:
 def schema(root: Path = Path(".")) -> dict:
     """The JSON Schema of tasks.json; the same for every repository, but a --root that is no folder is an error."""
     from storyc.compiler.model import TasksFile
-    from storyc.compiler.source import require_root
+    from storyc.files import require_root
 
     require_root(root)
     return TasksFile.model_json_schema()
@@ -203,9 +202,9 @@ def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
     """The compiled plan and where its run stands (from build/events.jsonl and the run lock)."""
     import json
 
-    from storyc.runners.checkpoints import read_events, run_active
-    from storyc.compiler.source import require_root
     from storyc.errors import InputError, Where
+    from storyc.files import require_root
+    from storyc.runners.checkpoints import read_events, run_active
 
     require_root(root)
     build_dir = freshness.configured_build(root)

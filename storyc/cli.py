@@ -74,7 +74,7 @@ def check(sprint, tasks, with_deps, tag, fmt, root) -> None:
     Example: storyc check --format json
     """
     from storyc import api
-    from storyc.compiler.model import json_fields
+    from storyc.plan import json_fields
     try:
         plan = api.check(root, sprint, tasks, with_deps=with_deps, tag=tag)
     except StorycError as exc:

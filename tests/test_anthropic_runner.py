@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from storyc.compiler.config import Price
+from storyc.plan import Price
 from storyc.runners.agents.anthropic import NO_KEY, AnthropicRunner, default_sdk_client
 from storyc.runners.agents.base import AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
 from storyc.runners.agents.money import cost

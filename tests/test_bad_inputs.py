@@ -663,7 +663,7 @@ toml_case("toml-gate-not-a-string", GOOD_CONFIG.replace('test = "python -m pytes
 @case("pyproject-unknown-key")
 def _(r: Repo) -> Expect:
     (r.root / "storyc.toml").unlink()
-    r.write("pyproject.toml", '[project]\nname = "mini"\n\n[tool.storyc.runners.gates]\ntset = "pytest"\n')
+    r.write("pyproject.toml", '[project]\nname = "mini"\n\n[tool.storyc.gates]\ntset = "pytest"\n')
     return Expect("pyproject.toml", r.line_of("pyproject.toml", "tset ="), r"unknown key `gates\.tset` in pyproject\.toml", r"did you mean `test`\?")
 
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from filelock import FileLock
-from storyc.compiler.statuses import Family
+from storyc.plan import Family
 
 from storyc.runners.writeback import set_status
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from storyc.compiler.config import Price
+from storyc.plan import Price
 from storyc.errors import ConfigError
 from storyc.runners.agents.base import AgentTask, Budget, Reply, RunAborted, Usage
 from storyc.runners.agents.loop import ModelError, redact, run_loop

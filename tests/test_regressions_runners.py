@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from storyc.compiler.config import Price
+from storyc.plan import Price
 from storyc.runners.agents.base import AgentTask, Budget, Reply
 from storyc.runners.agents.claude_code import to_result
 from storyc.runners.agents.command import CommandRunner, fill

@@ -7,7 +7,7 @@ from textwrap import dedent
 
 import pytest
 
-from storyc.compiler.config import Price
+from storyc.plan import Price
 from storyc.errors import InputError
 from storyc.runners.agents.base import AgentTask, Budget, Usage
 from storyc.runners.agents.scripted import ScriptedClient, ScriptedRunner, script_path

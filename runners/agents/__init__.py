@@ -37,7 +37,7 @@ def make_runner(root: Path, plan: dict[str, Any]):
         from .claude_code import ClaudeCodeRunner
 
         return ClaudeCodeRunner()
-    from storyc.compiler.config import Price
+    from storyc.plan import Price
 
     from .anthropic import REQUEST_S, AnthropicRunner, default_sdk_client
 

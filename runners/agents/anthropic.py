@@ -31,9 +31,19 @@ from typing import Any, Callable
 
 import anthropic
 
-from storyc.compiler.config import Price
+from storyc.plan import Price
 
-from .base import FIX_KIND, NO_KEY, AgentResult, AgentTask, Budget, Reply, RunAborted, RunnerUnavailable, Usage
+from .base import (
+    FIX_KIND,
+    NO_KEY,
+    AgentResult,
+    AgentTask,
+    Budget,
+    Reply,
+    RunAborted,
+    RunnerUnavailable,
+    Usage,
+)
 from .loop import ModelError, run_loop
 from .money import price_for
 

@@ -20,10 +20,16 @@ import os
 import re
 from pathlib import Path
 
-from storyc.files import atomic_write
-from storyc.runners.agents.base import FIX_KIND, AgentResult, AgentTask, RunnerUnavailable
+from storyc.runners.agents.base import (
+    FIX_KIND,
+    AgentResult,
+    AgentTask,
+    RunnerUnavailable,
+)
 from storyc.runners.agents.loop import redact
 from storyc.runners.proc import program_problem, run_process
+
+from storyc.files import atomic_write
 
 PLACEHOLDERS = ("story_id", "role", "prompt_file", "model", "attempt", "workspace")
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from storyc.compiler.config import Price
+from storyc.plan import Price
 
 from .base import AgentResult, AgentTask, ModelClient, Usage
 from .money import cost, no_price

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from storyc.compiler.config import Price
 from storyc.errors import ConfigError
+from storyc.plan import Price
 
 from .base import Usage
 

@@ -32,10 +32,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from storyc.compiler.config import Price
-from storyc.compiler.source import parse_toml
-
 from storyc.errors import InputError, Where
+from storyc.files import parse_toml
+from storyc.plan import Price
 
 from .base import AgentResult, AgentTask, Reply, Usage
 from .loop import run_loop

@@ -1,0 +1,196 @@
+"""The compiled plan: the one contract between compile time and run time.
+
+`storyc compile` (compiler/) builds a `Plan` and writes it as build/plan.json;
+the run (runners/) reads it back with `load_plan`, into these same types, and
+nothing else of compile time. Everything the run needs is compiled in, so the
+run re-derives nothing. The types are plain frozen dataclasses: cheap to make
+ten thousand of, and `json_fields` lets json's C encoder write them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields, is_dataclass
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from storyc.errors import OutputError, Where
+
+frozen = dataclass(frozen=True, slots=True)
+
+
+class Family(str, Enum):
+    """What a status word means to storyc; tasks.json keeps the file's own word."""
+
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    BLOCKED = "blocked"
+    DEFERRED = "deferred"
+    CANCELLED = "cancelled"
+
+
+@frozen
+class Price:
+    """US dollars per million tokens (also the `[models.prices]` rows of storyc.toml)."""
+
+    input: float
+    output: float
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+    # How the compiler's pydantic schema validates a row of storyc.toml into this type.
+    __pydantic_config__: ClassVar[dict] = {"extra": "forbid", "allow_inf_nan": False}
+
+
+@frozen
+class ResolvedPolicy:
+    """A story's row of the quality matrix, resolved: what the run does for it."""
+
+    model: str  # the model id of its first attempts
+    tier: str  # haiku, sonnet, opus, or the id itself for a model outside the tiers
+    reviewer: bool
+    review_passes: int
+    tests: str  # the test scope: unit, unit+integration, full, full+e2e
+    gates: list[str]  # the gates that judge it, in order (secrets is storyc's own)
+
+
+@frozen
+class PlannedStory:
+    """One story of the plan: what it is, where it stands, and how it is built."""
+
+    id: str
+    title: str
+    description: str
+    acceptance_criteria: list[str]
+    files: list[str]  # the files in its scope (globs allowed)
+    status: str  # the input's own word
+    family: str  # the status's Family value
+    size: str
+    size_source: str
+    hours: float  # as declared (estimated_hours) or the size's band
+    estimate_hours: float  # what the plan counts on: measured builds where enough are known, else `hours` (see estimates.py)
+    estimate_source: str
+    remaining_hours: float | None  # its estimate plus the longest chain of its dependents'; None when not a target
+    priority: str | None
+    epic: str | None
+    depends_on: list[str]  # as declared
+    after: list[str]  # every story that must finish first: declared, subtask and shared-file edges
+    children: list[str]  # the ids of its subtasks
+    wave: int | None
+    policy: ResolvedPolicy
+    spec: str  # its spec file, relative to the root
+    spec_sha256: str
+    prompt_digest: str
+    target: bool  # a doit target (in scope and not cancelled)
+    extra: dict[str, Any]  # the input's fields storyc does not know, kept for the prompt
+
+
+@frozen
+class Edge:
+    """`source` finishes before `target` starts, and why."""
+
+    source: str
+    target: str
+    kind: Literal["declared", "file", "subtask"]
+    reason: str
+    JSON_NAMES: ClassVar[dict[str, str]] = {"source": "from", "target": "to"}
+
+
+@frozen
+class IntegrationPoint:
+    """A row of the sprint's Integration Points: a check run once its stories are done."""
+
+    name: str
+    slug: str
+    stories: list[str]
+    verification: str
+    gate: str | None  # the [gates] entry its verification names (test, integration, e2e), if any
+    command: str | None  # what runs: a command written in backticks, else that gate's; None: nothing to run
+    after_wave: int | None
+
+
+@frozen
+class SprintInfo:
+    """The sprint file the plan came from (none: every open story)."""
+
+    number: int | None
+    name: str
+    file: str | None
+    date: str | None
+    goal: str
+
+
+@frozen
+class Plan:
+    """The compiled sprint: its stories, their order, and the resolved configuration."""
+
+    schema_version: int
+    storyc_version: str
+    project: str
+    sprint: SprintInfo
+    inputs: dict[str, dict[str, str]]  # name -> {path, sha256[, tag]} of each input compiled
+    config: dict[str, Any]  # storyc.toml resolved: every key with its value, a policy row for every size
+    stories: list[PlannedStory]
+    edges: list[Edge]
+    waves: list[list[str]]
+    critical_path: dict[str, Any]
+    dispatch_order: list[str]  # targets in the order ready stories start (doit_tasks emits it)
+    velocity: dict[str, Any]  # measured builds per size and model (estimates.Estimates.velocity)
+    integration_points: list[IntegrationPoint]
+    excluded: dict[str, list[str]]
+    pulled_in: list[str]  # in scope only as unfinished dependencies (compile --with-deps)
+    spec_texts: dict[str, str]  # spec path -> the spec file's text; not in plan.json
+    notes: list[str] = ()  # what the compile decided that a person should hear (where the scope came from, ...); not in plan.json
+    JSON_NAMES: ClassVar[dict[str, str | None]] = {"spec_texts": None, "notes": None}
+
+    def story(self, story_id: str) -> PlannedStory:
+        return next(s for s in self.stories if s.id == story_id)
+
+    @property
+    def targets(self) -> list[PlannedStory]:
+        return [s for s in self.stories if s.target]
+
+    @property
+    def build(self) -> str:
+        """The build folder, relative to the root."""
+        return self.config["paths"]["build"]
+
+
+def json_fields(value: Any) -> dict[str, Any]:
+    """A plan dataclass as a dict of its fields, in declaration order.
+
+    Shallow on purpose: pass it as `default=` to json.dumps, and the C encoder
+    calls it again for the dataclasses inside (a story's policy, say).
+    """
+    if not is_dataclass(value):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return {key: getattr(value, name) for name, key in _json_names(type(value))}
+
+
+@cache
+def _json_names(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field, JSON key) pairs; JSON_NAMES renames a field, or leaves it out with None."""
+    names = getattr(cls, "JSON_NAMES", {})
+    return tuple((f.name, key) for f in fields(cls) if (key := names.get(f.name, f.name)) is not None)
+
+
+def load_plan(path: Path) -> Plan:
+    """build/plan.json back into a Plan: the one place the run reads it."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Plan(
+            **{key: raw[key] for key in ("schema_version", "storyc_version", "project", "inputs", "config", "waves",
+                                         "critical_path", "dispatch_order", "velocity", "excluded", "pulled_in")},
+            sprint=SprintInfo(**raw["sprint"]),
+            stories=[PlannedStory(**{**s, "policy": ResolvedPolicy(**s["policy"])}) for s in raw["stories"]],
+            edges=[Edge(source=e["from"], target=e["to"], kind=e["kind"], reason=e["reason"]) for e in raw["edges"]],
+            integration_points=[IntegrationPoint(**p) for p in raw["integration_points"]],
+            spec_texts={},
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OutputError(
+            f"{path} cannot be read as a compiled plan ({type(exc).__name__}: {exc})", Where(str(path)),
+            hint="run `storyc compile` again (a plan written by another storyc version, or edited by hand)",
+        ) from None
