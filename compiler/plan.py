@@ -345,7 +345,11 @@ def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy
     else:
         wanted = ["typecheck", "lint", *TEST_GATES[row.tests], "secrets"]
     gates = [g for g in wanted if (config.gates.secrets if g == "secrets" else getattr(config.gates, g))]
-    return ResolvedPolicy(model=model, tier=tier, reviewer=row.reviewer, review_passes=row.review_passes if row.reviewer else 0, tests=row.tests, gates=gates)
+    # The recovery ladder: attempts 1 and 2 on the planned model, from 3 on the next model up.
+    tiers = config.models.ladder
+    up = tiers[min(tiers.index(model) + 1, 2)] if model in tiers else model
+    ladder = [model if attempt < 3 else up for attempt in range(1, config.runner.max_attempts + 1)]
+    return ResolvedPolicy(model=model, tier=tier, reviewer=row.reviewer, review_passes=row.review_passes if row.reviewer else 0, tests=row.tests, gates=gates, ladder=ladder)
 
 
 def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, pulled_in: list[str], notes: list[str] = ()) -> Plan:
@@ -483,13 +487,10 @@ def _check_prices(inputs: Inputs, scope: list[Story], stories: list[PlannedStory
     config = inputs.config
     if config.runner.kind != "anthropic":
         return
-    ladder = config.models.ladder
     for story, planned in zip(scope, stories):
         if not planned.target:
             continue
-        model = planned.policy.model
-        escalation = ladder[min(ladder.index(model) + 1, 2)] if model in ladder else model
-        for needed in dict.fromkeys((model, escalation)):
+        for needed in dict.fromkeys(planned.policy.ladder):
             if needed not in config.models.prices:
                 tier = next((t for t in ("haiku", "sonnet", "opus") if getattr(config.models, t) == needed), "prices")
                 where = inputs.tasks.where_story(story, "model") if story.model else _config_where(inputs, ["models", tier])

@@ -54,6 +54,7 @@ class ResolvedPolicy:
     review_passes: int
     tests: str  # the test scope: unit, unit+integration, full, full+e2e
     gates: list[str]  # the gates that judge it, in order (secrets is storyc's own)
+    ladder: list[str]  # the Builder's model for each attempt, 1 to max_attempts: the recovery ladder
 
 
 @frozen
