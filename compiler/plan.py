@@ -10,7 +10,7 @@ import difflib
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import jinja2
@@ -32,6 +32,7 @@ from storyc.words import count
 
 from .config import (
     GATE_NAMES,
+    SIZES,
     Config,
     build_dir_problem,
     known_models,
@@ -93,7 +94,7 @@ def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | 
         if problem := build_dir_problem(build):
             raise InputError(f"--out {build!r}: {problem}", hint="for example: storyc compile --out build/sprint-3")
         build = build.strip().rstrip("/")
-        config = config.model_copy(update={"paths": config.paths.model_copy(update={"build": build})})
+        config = replace(config, paths=replace(config.paths, build=build))
     sprint_path = sprint or find_sprint(root, config)
     default = root / config.paths.tasks
     notes: list[str] = []
@@ -539,20 +540,18 @@ def _input_digests(inputs: Inputs) -> dict[str, dict[str, str]]:
     return out
 
 
-def _config_snapshot(inputs: Inputs) -> dict:
+def _config_snapshot(inputs: Inputs) -> Config:
+    """The configuration as the run needs it: every size's policy row, the isolation and barrier decided."""
     config = inputs.config
     in_git = any((folder / ".git").exists() for folder in (inputs.root.resolve(), *inputs.root.resolve().parents))
     isolation = config.execution.isolation or ("worktree" if in_git else "none")
-    return {
-        "paths": config.paths.model_dump(),
-        "gates": config.gates.model_dump(),
-        "models": config.models.model_dump(),
-        "runner": config.runner.model_dump(),
-        # Without isolation, wave N's integration tests would run while wave N+1 writes the same tree.
-        "execution": {"barrier": "wave" if isolation == "none" and config.gates.integration else config.execution.barrier, "isolation": isolation, "order": config.execution.order},
-        "policy": {size: config.policy_for(size).model_dump() for size in ("XS", "S", "M", "L", "XL")},
-        "statuses": {word: family.value for word, family in config.statuses.items()},
-    }
+    # Without isolation, wave N's integration tests would run while wave N+1 writes the same tree.
+    barrier = "wave" if isolation == "none" and config.gates.integration else config.execution.barrier
+    return replace(
+        config,
+        execution=replace(config.execution, barrier=barrier, isolation=isolation),
+        policy={size: config.policy_for(size) for size in SIZES},
+    )
 
 
 def _integration_points(inputs: Inputs, wave_of: dict[str, int]) -> list[IntegrationPoint]:

@@ -31,7 +31,7 @@ def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None
 
     with _without_cyclic_gc():
         plan, files = _compile(root, sprint, tasks, with_deps, tag, out)  # every artifact rendered before the first is written
-        build_dir = plan.config["paths"]["build"]
+        build_dir = plan.build
         known = emit.previous_spec_digests(root, build_dir)
         report = emit.write_artifacts(root, files, build_dir, known)
         _record_inputs(root, plan, freshness.Args(freshness.relative(sprint, root), freshness.relative(tasks, root), with_deps, tag, out))
@@ -40,12 +40,12 @@ def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None
 
 def _record_inputs(root: Path, plan: Plan, args: freshness.Args) -> None:
     """build/compiled-from.json: what `doit` checks to recompile a plan whose inputs moved."""
-    paths = plan.config["paths"]
+    paths = plan.config.paths
     compiled = {entry["path"]: entry["sha256"] for entry in plan.inputs.values()}
-    watched = ["storyc.toml", "pyproject.toml", paths["tasks"], paths["architecture"]]
-    sprint_dirs = [paths["sprints_dir"]] if args.sprint is None and not paths["sprint"] else []
-    text = freshness.record(root, paths["build"], args, compiled, watched, sprint_dirs, [paths["templates"]], notes(plan))
-    path = root / paths["build"] / freshness.RECORD
+    watched = ["storyc.toml", "pyproject.toml", paths.tasks, paths.architecture]
+    sprint_dirs = [paths.sprints_dir] if args.sprint is None and not paths.sprint else []
+    text = freshness.record(root, paths.build, args, compiled, watched, sprint_dirs, [paths.templates], notes(plan))
+    path = root / paths.build / freshness.RECORD
     try:
         if path.read_text(encoding="utf-8") == text:
             return
@@ -88,7 +88,7 @@ def _compile(root: Path, sprint: Path | None, tasks: Path | None, with_deps: boo
     from storyc.templates.render import environment, user_templates
 
     plan = compile_plan(root, sprint, tasks, with_deps=with_deps, tag=tag, build=out)
-    env = environment(user_templates(root, plan.config["paths"]["templates"]))
+    env = environment(user_templates(root, plan.config.paths.templates))
     return plan, emit.artifacts(plan, env)
 
 
