@@ -41,7 +41,7 @@ from .config import (
     model_typo,
 )
 from .estimates import Estimates, read_samples, sig
-from .graph import StoryGraph
+from .graph import StoryGraph, shared_files
 from .mdstories import read_stories
 from .model import SIZE_HOURS, Story
 from .specs import spec_path, spec_text
@@ -83,8 +83,9 @@ def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = No
     inputs = read_inputs(root, sprint, tasks, tag, build)
     scope, pulled_in, source = link(inputs, with_deps)
     graph = validate(inputs, scope)
-    ordering = graph.order_shared_files({s.id: s.files for s in scope if s.id in graph})
-    return plan(inputs, scope, graph, ordering, pulled_in, [*inputs.notes, "scope: " + source])
+    shared = shared_files({s.id: s.files for s in scope if s.id in graph})
+    ordering = graph.order_shared(shared)
+    return plan(inputs, scope, graph, ordering, graph.later_patterns(shared), pulled_in, [*inputs.notes, "scope: " + source])
 
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
@@ -353,7 +354,8 @@ def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy
     return ResolvedPolicy(model=model, tier=tier, reviewer=row.reviewer, review_passes=row.review_passes if row.reviewer else 0, tests=row.tests, gates=gates, ladder=ladder)
 
 
-def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, pulled_in: list[str], notes: list[str] = ()) -> Plan:
+def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, later: dict[str, list[str]], pulled_in: list[str], notes: list[str] = ()) -> Plan:
+    """The plan; `later` holds each story's patterns of later stories that share its files (graph.later_patterns)."""
     tf = inputs.tasks
     waves = graph.waves()
     wave_of = {sid: n for n, wave in enumerate(waves, 1) for sid in wave}
@@ -368,7 +370,7 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
             policy = _policy(story, inputs, policies)
             guesses[story.id] = estimates.estimate(story.size or "M", policy.model, story._origin.hours)
     remaining = graph.remaining({sid: hours for sid, (hours, _) in guesses.items()})
-    stories = [_planned(s, inputs, graph, wave_of, policies, digests, spec_texts, guesses.get(s.id), remaining.get(s.id)) for s in scope]
+    stories = [_planned(s, inputs, graph, wave_of, policies, digests, spec_texts, guesses.get(s.id), remaining.get(s.id), later.get(s.id, [])) for s in scope]
     _check_prices(inputs, scope, stories)
     in_graph = {s.id for s in stories if s.target}
     edges = [Edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
@@ -442,6 +444,7 @@ def _planned(
     spec_texts: dict[str, str],
     estimate: tuple[float, str] | None,
     remaining: float | None,
+    exclude: list[str],
 ) -> PlannedStory:
     """A story with its policy resolved; its spec text goes into `spec_texts` if it is a target."""
     tf, config = inputs.tasks, inputs.config
@@ -457,6 +460,7 @@ def _planned(
         description=story.description,
         acceptance_criteria=story.acceptance_criteria,
         files=story.files,
+        exclude=exclude,
         status=story.status,
         family=tf.family(story).value,
         size=size,

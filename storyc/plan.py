@@ -226,6 +226,7 @@ class PlannedStory:
     description: str
     acceptance_criteria: list[str]
     files: list[str]  # the files in its scope (globs allowed)
+    exclude: list[str]  # patterns of later stories that may name one of its files: theirs to change, not its to watch
     status: str  # the input's own word
     family: str  # the status's Family value
     size: str
@@ -340,19 +341,23 @@ def _json_names(cls: type) -> tuple[tuple[str, str], ...]:
 def load_plan(path: Path) -> Plan:
     """build/plan.json back into a Plan: the one place the run reads it."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return Plan(
-            **{key: raw[key] for key in ("schema_version", "storyc_version", "project", "inputs", "waves",
-                                         "critical_path", "dispatch_order", "velocity", "excluded", "pulled_in")},
-            sprint=SprintInfo(**raw["sprint"]),
-            config=config_from_json(raw["config"]),
-            stories=[PlannedStory(**{**s, "policy": ResolvedPolicy(**s["policy"])}) for s in raw["stories"]],
-            edges=[Edge(source=e["from"], target=e["to"], kind=e["kind"], reason=e["reason"]) for e in raw["edges"]],
-            integration_points=[IntegrationPoint(**p) for p in raw["integration_points"]],
-            spec_texts={},
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return plan_from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise OutputError(
             f"{path} cannot be read as a compiled plan ({type(exc).__name__}: {exc})", Where(str(path)),
             hint="run `storyc compile` again (a plan written by another storyc version, or edited by hand)",
         ) from None
+
+
+def plan_from_json(raw: dict[str, Any]) -> Plan:
+    """plan.json's object into a Plan; a key missing or unknown is a KeyError or a TypeError (see load_plan)."""
+    return Plan(
+        **{key: raw[key] for key in ("schema_version", "storyc_version", "project", "inputs", "waves",
+                                     "critical_path", "dispatch_order", "velocity", "excluded", "pulled_in")},
+        sprint=SprintInfo(**raw["sprint"]),
+        config=config_from_json(raw["config"]),
+        stories=[PlannedStory(**{**s, "policy": ResolvedPolicy(**s["policy"])}) for s in raw["stories"]],
+        edges=[Edge(source=e["from"], target=e["to"], kind=e["kind"], reason=e["reason"]) for e in raw["edges"]],
+        integration_points=[IntegrationPoint(**p) for p in raw["integration_points"]],
+        spec_texts={},
+    )
