@@ -28,7 +28,7 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
     return {
         "plan": plan,
         "config": config,
-        "sprint_label": _sprint_label(plan),
+        "sprint_label": plan.sprint.title,
         "created": plan.sprint.date or ("not dated (set `date:` in the sprint's front matter)" if plan.sprint.file else "not dated (no sprint file)"),
         "scope": _scope(plan, targets),
         "targets": targets,
@@ -70,13 +70,6 @@ def _scope(plan: Plan, targets: list[PlannedStory]) -> str:
         left = ", ".join(f"{len(ids)} {family.replace('_', ' ')}" for family, ids in plan.excluded.items())
         text += f"; no sprint file, so every open story and every story storyc built; not in scope: {left}" if left else "; no sprint file, so every open story and every story storyc built"
     return text
-
-
-def _sprint_label(plan: Plan) -> str:
-    sprint = plan.sprint
-    if sprint.number is None:
-        return sprint.name
-    return f"Sprint {sprint.number}: {sprint.name}" if sprint.name else f"Sprint {sprint.number}"
 
 
 def _is_command(plan: Plan) -> bool:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from storyc.compiler import freshness
 from storyc.files import atomic_write
+from storyc.plan import Plan, load_plan
 from storyc.runners import progress
 from storyc.words import count
 
 if TYPE_CHECKING:  # the compiler is imported where it is used: `storyc status` never loads it
     from storyc.compiler import emit
-    from storyc.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -198,10 +198,8 @@ def _bare(line: str) -> str:
     return line.removeprefix("**/").lstrip("/")
 
 
-def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
+def status(root: Path = Path(".")) -> tuple[Plan, progress.Snapshot]:
     """The compiled plan and where its run stands (from build/events.jsonl and the run lock)."""
-    import json
-
     from storyc.errors import InputError, Where
     from storyc.files import require_root
     from storyc.runners.checkpoints import read_events, run_active
@@ -216,5 +214,5 @@ def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
     plan_file = build / "plan.json"
     if not plan_file.is_file():
         raise InputError("no compiled plan: nothing to report", Where(str(plan_file)), hint="run `storyc compile`, then `doit -n 4`")
-    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    plan = load_plan(plan_file)
     return plan, progress.snapshot(plan, read_events(build / "events.jsonl"), run_active(build))

@@ -283,6 +283,13 @@ class SprintInfo:
     date: str | None
     goal: str
 
+    @property
+    def title(self) -> str:
+        """`Sprint 3: Checkout`; the name alone for a sprint without a number, the number alone without a name."""
+        if self.number is None:
+            return self.name
+        return f"Sprint {self.number}: {self.name}" if self.name else f"Sprint {self.number}"
+
 
 @frozen
 class Plan:
