@@ -51,7 +51,7 @@ class Bounds:
 
 # How the compiler's pydantic schema validates storyc.toml into these types: a key storyc
 # does not know is a typo until proven otherwise; infinity is not a budget.
-SCHEMA: dict[str, Any] = {"extra": "forbid", "allow_inf_nan": False}
+STRICT: dict[str, Any] = {"extra": "forbid", "allow_inf_nan": False}
 
 
 @frozen
@@ -62,7 +62,7 @@ class Price:
     output: float
     cache_read: float = 0.0
     cache_write: float = 0.0
-    __pydantic_config__: ClassVar[dict] = SCHEMA
+    __pydantic_config__: ClassVar[dict] = STRICT
 
 
 # The configuration: storyc.toml (or [tool.storyc]) as the compiler validates it, and as the
@@ -81,7 +81,7 @@ class Paths:
     kanban: str = "docs/tasks/kanban_board.md"
     build: str = "build"
     templates: str = ".storyc/templates"
-    __pydantic_config__: ClassVar[dict] = SCHEMA
+    __pydantic_config__: ClassVar[dict] = STRICT
 
 
 @frozen
@@ -94,7 +94,7 @@ class Gates:
     integration: str | None = None
     e2e: str | None = None
     secrets: bool = True
-    __pydantic_config__: ClassVar[dict] = SCHEMA
+    __pydantic_config__: ClassVar[dict] = STRICT
 
 
 @frozen
@@ -111,7 +111,7 @@ class Models:
             "claude-opus-4-5": Price(input=5.0, output=25.0, cache_read=0.50, cache_write=6.25),
         }
     )
-    __pydantic_config__: ClassVar[dict] = SCHEMA
+    __pydantic_config__: ClassVar[dict] = STRICT
 
     def tier(self, name: str) -> str:
         """A tier name (haiku, sonnet, opus) into its model id; an id stays as it is."""
@@ -134,7 +134,7 @@ class Policy:
     reviewer: bool
     review_passes: Annotated[int, Bounds(ge=0, le=5)]
     tests: TestScope
-    __pydantic_config__: ClassVar[dict] = SCHEMA
+    __pydantic_config__: ClassVar[dict] = STRICT
 
 
 # The seed's "Quality vs Speed Decision Matrix": a size's row unless [policy.<size>] changes it.
@@ -160,7 +160,7 @@ class Runner:
     request_timeout_s: Annotated[float, Bounds(gt=0)] = 600.0  # the anthropic runner: one model request, before it is retried
     scripts: str = ".storyc/scripts"  # the scripted runner's turns, one <story-id>.toml per story
     env: list[str] | None = None  # the command runner's environment: None, all of yours; a list, only those names and the basics
-    __pydantic_config__: ClassVar[dict] = SCHEMA
+    __pydantic_config__: ClassVar[dict] = STRICT
 
 
 @frozen
@@ -170,7 +170,7 @@ class Execution:
     barrier: Literal["none", "wave"] = "none"
     isolation: Literal["worktree", "none"] | None = None  # None: worktree in a git repository
     order: Literal["critical-path", "declared"] = "critical-path"  # which ready story starts first
-    __pydantic_config__: ClassVar[dict] = SCHEMA
+    __pydantic_config__: ClassVar[dict] = STRICT
 
 
 @frozen
@@ -184,7 +184,7 @@ class Config:
     execution: Execution = field(default_factory=Execution)
     policy: dict[Size, Policy] = field(default_factory=dict)  # as configured: a size without a row has DEFAULT_POLICY's
     statuses: dict[str, Family] = field(default_factory=dict)  # a status word of the input (normalised) -> its family
-    __pydantic_config__: ClassVar[dict] = SCHEMA
+    __pydantic_config__: ClassVar[dict] = STRICT
 
     def policy_for(self, size: str) -> Policy:
         return self.policy.get(size, DEFAULT_POLICY[size])  # type: ignore[call-overload]
