@@ -4,50 +4,22 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import TypeAdapter, ValidationError
 
 from storyc.errors import ConfigError, Where
 from storyc.files import parse_toml, read_text
-from storyc.plan import Family, Price
+from storyc.plan import DEFAULT_POLICY, Config, Family, Models, Paths  # the schema's types: the plan carries them, resolved
 
 from .statuses import normalise
 
 SIZES = ("XS", "S", "M", "L", "XL")
-TestScope = Literal["unit", "unit+integration", "full", "full+e2e"]
 GATE_NAMES = ("typecheck", "lint", "test", "integration", "e2e")
-
-
-class _Section(BaseModel):
-    # A key storyc does not know is a typo until proven otherwise; infinity is not a budget.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Paths(_Section):
-    tasks: str = "docs/tasks/tasks.json"
-    sprint: str | None = None
-    sprints_dir: str = "docs/sprints"
-    architecture: str = "docs/planning/ARCHITECTURE.md"
-    progress: str = ".ai/PROGRESS.md"
-    kanban: str = "docs/tasks/kanban_board.md"
-    build: str = "build"
-    templates: str = ".storyc/templates"
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, v: str | None) -> str | None:
-        if v is not None and "\0" in v:
-            raise ValueError("a path cannot hold a NUL character")
-        return v
-
-    @field_validator("build")
-    @classmethod
-    def _inside_the_repository(cls, v: str) -> str:
-        if problem := build_dir_problem(v):
-            raise ValueError(problem)
-        return v.strip().rstrip("/")
+# pydantic validates storyc's own dataclasses (their __pydantic_config__ forbids unknown keys and infinity).
+SCHEMA = TypeAdapter(Config)
 
 
 def build_dir_problem(path: str) -> str | None:
@@ -62,96 +34,13 @@ def build_dir_problem(path: str) -> str | None:
     return None
 
 
-class Gates(_Section):
-    typecheck: str | None = None
-    lint: str | None = None
-    test: str | None = None
-    integration: str | None = None
-    e2e: str | None = None
-    secrets: bool = True
-
-
-class Models(_Section):
-    haiku: str = "claude-haiku-4-5"
-    sonnet: str = "claude-sonnet-4-5"
-    opus: str = "claude-opus-4-5"
-    prices: dict[str, Price] = Field(
-        default_factory=lambda: {
-            "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_read=0.10, cache_write=1.25),
-            "claude-sonnet-4-5": Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75),
-            "claude-opus-4-5": Price(input=5.0, output=25.0, cache_read=0.50, cache_write=6.25),
-        }
-    )
-
-    def tier(self, name: str) -> str:
-        """A tier name (haiku, sonnet, opus) into its model id; an id stays as it is."""
-        return getattr(self, name) if name in ("haiku", "sonnet", "opus") else name
-
-    @property
-    def ladder(self) -> list[str]:
-        return [self.haiku, self.sonnet, self.opus]
-
-
-class Policy(_Section):
-    model: str
-    reviewer: bool
-    review_passes: int = Field(ge=0, le=5)
-    tests: TestScope
-
-
-# The seed's "Quality vs Speed Decision Matrix".
-DEFAULT_POLICY = {
-    "XS": Policy(model="haiku", reviewer=False, review_passes=0, tests="unit"),
-    "S": Policy(model="haiku", reviewer=False, review_passes=0, tests="unit"),
-    "M": Policy(model="sonnet", reviewer=True, review_passes=1, tests="unit+integration"),
-    "L": Policy(model="sonnet", reviewer=True, review_passes=1, tests="full"),
-    "XL": Policy(model="sonnet", reviewer=True, review_passes=2, tests="full+e2e"),
-}
-
-
-class Runner(_Section):
-    kind: Literal["anthropic", "claude-code", "command", "scripted"] = "anthropic"
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    argv: list[str] = Field(default_factory=list)
-    budget_usd: float = Field(default=5.0, gt=0)
-    max_turns: int = Field(default=50, ge=1)
-    timeout_s: int = Field(default=1800, ge=1)
-    request_timeout_s: float = Field(default=600.0, gt=0)  # the anthropic runner: one model request, before it is retried
-    scripts: str = ".storyc/scripts"  # the scripted runner's turns, one <story-id>.toml per story
-    env: list[str] | None = None  # the command runner's environment: None, all of yours; a list, only those names and the basics
-
-
-class Execution(_Section):
-    barrier: Literal["none", "wave"] = "none"
-    isolation: Literal["worktree", "none"] | None = None  # None: worktree in a git repository
-    order: Literal["critical-path", "declared"] = "critical-path"  # which ready story starts first
-
-
-class Config(_Section):
-    paths: Paths = Paths()
-    gates: Gates = Gates()
-    models: Models = Models()
-    policy: dict[Literal["XS", "S", "M", "L", "XL"], Policy] = Field(default_factory=dict)
-    runner: Runner = Runner()
-    execution: Execution = Execution()
-    statuses: dict[str, Family] = Field(default_factory=dict)
-
-    @field_validator("statuses")
-    @classmethod
-    def _normalise_words(cls, v: dict[str, Family]) -> dict[str, Family]:
-        return {normalise(word): family for word, family in v.items()}
-
-    def policy_for(self, size: str) -> Policy:
-        return self.policy.get(size, DEFAULT_POLICY[size])  # type: ignore[arg-type]
-
-
 def _policy_merge(raw: dict) -> dict:
     """`[policy.M] reviewer = false` overrides one field, not the whole row."""
     policy = raw.get("policy")
     if isinstance(policy, dict):
         raw = dict(raw)
         raw["policy"] = {
-            size: {**DEFAULT_POLICY[size].model_dump(), **row} if size in DEFAULT_POLICY and isinstance(row, dict) else row
+            size: {**asdict(DEFAULT_POLICY[size]), **row} if size in DEFAULT_POLICY and isinstance(row, dict) else row
             for size, row in policy.items()
         }
     return raw
@@ -182,23 +71,42 @@ def load_config(root: Path) -> tuple[Config, Path | None]:
 
 def _validate(data: dict, path: Path, text: str, prefix: list[str]) -> Config:
     try:
-        config = Config.model_validate(_policy_merge(data))
+        config = SCHEMA.validate_python(_policy_merge(data))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"] if p != "[key]"]  # pydantic's marker for a bad dict key
-        key = ".".join(loc)
-        line = line_of_key(text, prefix + loc)
-        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's key; a dataclass's (Price)
-            message = f"unknown key `{key}` in {path.name}"
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             known = _known_keys(loc[:-1])
             close = difflib.get_close_matches(loc[-1], known, n=1)
             hint = (f"did you mean `{close[0]}`? " if close else "") + f"known keys here: {', '.join(known)}"
-        else:
-            message = f"invalid value for `{key}` in {path.name}: {err['msg']}"
-            hint = _hint_for(loc)
-        raise ConfigError(message, Where(str(path), line), hint=hint) from None
+            raise ConfigError(f"unknown key `{'.'.join(loc)}` in {path.name}", Where(str(path), line_of_key(text, prefix + loc)), hint=hint) from None
+        problem = err["msg"]
+        if err["type"] == "dataclass_type" and err["ctx"]["class_name"] != "Price":  # a section that is no table, in the words of before
+            problem = f"Input should be a valid dictionary or instance of {err['ctx']['class_name']}"
+        raise _invalid(loc, problem, path, text, prefix) from None
+    config = _checked(config, path, text, prefix)
     _check_model_names(config, data, path, text, prefix)
     return config
+
+
+def _invalid(loc: list[str], problem: str, path: Path, text: str, prefix: list[str]) -> ConfigError:
+    return ConfigError(f"invalid value for `{'.'.join(loc)}` in {path.name}: {problem}", Where(str(path), line_of_key(text, prefix + loc)), hint=_hint_for(loc))
+
+
+def _checked(config: Config, path: Path, text: str, prefix: list[str]) -> Config:
+    """What the schema's types cannot say: no NUL in a path, the build folder inside the repository
+    (stripped of a trailing slash), status words as storyc compares them."""
+    paths = config.paths
+    for name in (f.name for f in fields(Paths)):
+        if (value := getattr(paths, name)) is not None and "\0" in value:
+            raise _invalid(["paths", name], "Value error, a path cannot hold a NUL character", path, text, prefix)
+    if problem := build_dir_problem(paths.build):
+        raise _invalid(["paths", "build"], f"Value error, {problem}", path, text, prefix)
+    return replace(
+        config,
+        paths=replace(paths, build=paths.build.strip().rstrip("/")),
+        statuses={normalise(word): family for word, family in config.statuses.items()},
+    )
 
 
 TIERS = ("haiku", "sonnet", "opus")
@@ -241,14 +149,13 @@ def _check_model_names(config: Config, data: dict, path: Path, text: str, prefix
 
 
 def _known_keys(loc: list[str]) -> list[str]:
-    model: type[BaseModel] = Config
+    section: type = Config
     for step in loc:
-        field = model.model_fields.get(step)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        inner = get_type_hints(section).get(step)
+        if not (isinstance(inner, type) and is_dataclass(inner)):
             break
-        model = annotation
-    return list(model.model_fields)
+        section = inner
+    return [f.name for f in fields(section)]
 
 
 _HINTS = {

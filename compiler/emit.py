@@ -60,7 +60,7 @@ def document(plan: Plan, env: jinja2.Environment) -> str:
 
 
 def dodo(plan: Plan) -> str:
-    return DODO.format(plan=f"{plan.config['paths']['build']}/plan.json")
+    return DODO.format(plan=f"{plan.build}/plan.json")
 
 
 def spec_sums(plan: Plan) -> str:
@@ -95,7 +95,7 @@ def artifacts(plan: Plan, env: jinja2.Environment) -> dict[str, str]:
     Specs first and dodo.py last: a compile cut short leaves the old plan in
     charge, and the digests of specs it did write no longer match it.
     """
-    build = plan.config["paths"]["build"]
+    build = plan.build
     out = {f"{build}/{MARKER}": MARKER_TEXT}
     out.update(plan.spec_texts)
     out[f"{build}/{SPEC_DIR}/{SUMS}"] = spec_sums(plan)

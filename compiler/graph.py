@@ -117,39 +117,76 @@ class StoryGraph:
         return sorted(self._g, key=lambda s: (-remaining[s], self._order[s]))
 
     def order_shared_files(self, files: dict[str, list[str]]) -> list[OrderingEdge]:
+        """Add an edge between any two stories that could run at once and share a file (see `order_shared`)."""
+        return self.order_shared(shared_files(files))
+
+    def order_shared(self, shared: Sharing) -> list[OrderingEdge]:
         """Add an edge between any two stories that could run at once and share a file.
 
         Stories sharing a path are chained in one topological order, so every
         added edge points forward in it and none can close a cycle.
         """
-        owners: dict[str, set[str]] = defaultdict(set)
-        globs: list[tuple[str, str]] = []
-        for story, paths in files.items():
-            for path in paths:
-                (globs.append((path, story)) if _MAGIC.search(path) else owners[path].add(story))
-        literal_paths = sorted(owners)
-        for pattern, story in globs:
-            for path in _matching(pattern, literal_paths):
-                owners[path].add(story)
-        for i, (p, s) in enumerate(globs):
-            owners[p].add(s)
-            for q, t in globs[i + 1 :]:
-                if s != t and _globs_overlap(p, q):
-                    owners[p].add(t)
-        shared = sorted(path for path, stories in owners.items() if len(stories) > 1)
         if not shared:
             return []
-        # A fixed linear extension of the graph: every declared edge, and every
-        # edge added below, points forward in it, so no added edge closes a cycle.
-        position = {s: (n, self._order[s]) for n, wave in enumerate(self.waves()) for s in wave}
         added: list[OrderingEdge] = []
-        for path in shared:
-            chain = sorted(owners[path], key=position.__getitem__)
+        for path, chain in self._chains(shared):
             for a, b in zip(chain, chain[1:]):
                 if not self.reaches(a, b):
                     self.add_edge(a, b)
                     added.append(OrderingEdge(a, b, path))
         return added
+
+    def later_patterns(self, shared: Sharing) -> dict[str, list[str]]:
+        """Story -> the patterns of the stories after it that may name one of its files.
+
+        Such a file, when it changes, is the later story's output, not a hand edit
+        of the earlier one's. Call it after `order_shared`: any two stories that
+        share a file are then ordered, in the order of their chain.
+        """
+        if not shared:
+            return {}
+        out: dict[str, set[str]] = {}
+        for path, chain in self._chains(shared):
+            patterns: dict[str, set[str]] = defaultdict(set)
+            for story, pattern in shared[path]:
+                patterns[story].add(pattern)
+            later: set[str] = set()
+            for story in reversed(chain):
+                if later:
+                    out.setdefault(story, set()).update(later)
+                later |= patterns[story]
+        return {story: sorted(found) for story, found in out.items()}
+
+    def _chains(self, shared: Sharing):
+        """Each shared path with its stories in one fixed linear extension of the graph: every declared
+        edge, and every edge `order_shared` adds, points forward in it."""
+        position = {s: (n, self._order[s]) for n, wave in enumerate(self.waves()) for s in wave}
+        for path, named in shared.items():
+            yield path, sorted({story for story, _ in named}, key=position.__getitem__)
+
+
+# A path or glob that two or more stories may change -> (story, its pattern that names it), for each naming.
+Sharing = dict[str, list[tuple[str, str]]]
+
+
+def shared_files(files: dict[str, list[str]]) -> Sharing:
+    """The paths (or globs) that two or more stories name, in sorted order; a glob names the paths it
+    matches and the globs it may overlap (conservatively)."""
+    owners: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    globs: list[tuple[str, str]] = []
+    for story, paths in files.items():
+        for path in paths:
+            (globs.append((path, story)) if _MAGIC.search(path) else owners[path].append((story, path)))
+    literal_paths = sorted(owners)
+    for pattern, story in globs:
+        for path in _matching(pattern, literal_paths):
+            owners[path].append((story, pattern))
+    for i, (p, s) in enumerate(globs):
+        owners[p].append((s, p))
+        for q, t in globs[i + 1 :]:
+            if s != t and _globs_overlap(p, q):
+                owners[p].append((t, q))
+    return {path: named for path, named in sorted(owners.items()) if len(named) > 1 and any(story != named[0][0] for story, _ in named)}
 
 
 def _matching(pattern: str, sorted_paths: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ import difflib
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import jinja2
@@ -32,6 +32,7 @@ from storyc.words import count
 
 from .config import (
     GATE_NAMES,
+    SIZES,
     Config,
     build_dir_problem,
     known_models,
@@ -40,7 +41,7 @@ from .config import (
     model_typo,
 )
 from .estimates import Estimates, read_samples, sig
-from .graph import StoryGraph
+from .graph import StoryGraph, shared_files
 from .mdstories import read_stories
 from .model import SIZE_HOURS, Story
 from .specs import spec_path, spec_text
@@ -82,8 +83,9 @@ def compile_plan(root: Path, sprint: Path | None = None, tasks: Path | None = No
     inputs = read_inputs(root, sprint, tasks, tag, build)
     scope, pulled_in, source = link(inputs, with_deps)
     graph = validate(inputs, scope)
-    ordering = graph.order_shared_files({s.id: s.files for s in scope if s.id in graph})
-    return plan(inputs, scope, graph, ordering, pulled_in, [*inputs.notes, "scope: " + source])
+    shared = shared_files({s.id: s.files for s in scope if s.id in graph})
+    ordering = graph.order_shared(shared)
+    return plan(inputs, scope, graph, ordering, graph.later_patterns(shared), pulled_in, [*inputs.notes, "scope: " + source])
 
 
 def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | None, build: str | None = None) -> Inputs:
@@ -93,7 +95,7 @@ def read_inputs(root: Path, sprint: Path | None, tasks: Path | None, tag: str | 
         if problem := build_dir_problem(build):
             raise InputError(f"--out {build!r}: {problem}", hint="for example: storyc compile --out build/sprint-3")
         build = build.strip().rstrip("/")
-        config = config.model_copy(update={"paths": config.paths.model_copy(update={"build": build})})
+        config = replace(config, paths=replace(config.paths, build=build))
     sprint_path = sprint or find_sprint(root, config)
     default = root / config.paths.tasks
     notes: list[str] = []
@@ -352,7 +354,8 @@ def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy
     return ResolvedPolicy(model=model, tier=tier, reviewer=row.reviewer, review_passes=row.review_passes if row.reviewer else 0, tests=row.tests, gates=gates, ladder=ladder)
 
 
-def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, pulled_in: list[str], notes: list[str] = ()) -> Plan:
+def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, later: dict[str, list[str]], pulled_in: list[str], notes: list[str] = ()) -> Plan:
+    """The plan; `later` holds each story's patterns of later stories that share its files (graph.later_patterns)."""
     tf = inputs.tasks
     waves = graph.waves()
     wave_of = {sid: n for n, wave in enumerate(waves, 1) for sid in wave}
@@ -367,7 +370,7 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
             policy = _policy(story, inputs, policies)
             guesses[story.id] = estimates.estimate(story.size or "M", policy.model, story._origin.hours)
     remaining = graph.remaining({sid: hours for sid, (hours, _) in guesses.items()})
-    stories = [_planned(s, inputs, graph, wave_of, policies, digests, spec_texts, guesses.get(s.id), remaining.get(s.id)) for s in scope]
+    stories = [_planned(s, inputs, graph, wave_of, policies, digests, spec_texts, guesses.get(s.id), remaining.get(s.id), later.get(s.id, [])) for s in scope]
     _check_prices(inputs, scope, stories)
     in_graph = {s.id for s in stories if s.target}
     edges = [Edge(source=d, target=s.id, kind="declared", reason="declared in " + tf.path.name) for s in scope if s.id in in_graph for d in s.depends_on if d in in_graph]
@@ -441,6 +444,7 @@ def _planned(
     spec_texts: dict[str, str],
     estimate: tuple[float, str] | None,
     remaining: float | None,
+    exclude: list[str],
 ) -> PlannedStory:
     """A story with its policy resolved; its spec text goes into `spec_texts` if it is a target."""
     tf, config = inputs.tasks, inputs.config
@@ -456,6 +460,7 @@ def _planned(
         description=story.description,
         acceptance_criteria=story.acceptance_criteria,
         files=story.files,
+        exclude=exclude,
         status=story.status,
         family=tf.family(story).value,
         size=size,
@@ -539,20 +544,18 @@ def _input_digests(inputs: Inputs) -> dict[str, dict[str, str]]:
     return out
 
 
-def _config_snapshot(inputs: Inputs) -> dict:
+def _config_snapshot(inputs: Inputs) -> Config:
+    """The configuration as the run needs it: every size's policy row, the isolation and barrier decided."""
     config = inputs.config
     in_git = any((folder / ".git").exists() for folder in (inputs.root.resolve(), *inputs.root.resolve().parents))
     isolation = config.execution.isolation or ("worktree" if in_git else "none")
-    return {
-        "paths": config.paths.model_dump(),
-        "gates": config.gates.model_dump(),
-        "models": config.models.model_dump(),
-        "runner": config.runner.model_dump(),
-        # Without isolation, wave N's integration tests would run while wave N+1 writes the same tree.
-        "execution": {"barrier": "wave" if isolation == "none" and config.gates.integration else config.execution.barrier, "isolation": isolation, "order": config.execution.order},
-        "policy": {size: config.policy_for(size).model_dump() for size in ("XS", "S", "M", "L", "XL")},
-        "statuses": {word: family.value for word, family in config.statuses.items()},
-    }
+    # Without isolation, wave N's integration tests would run while wave N+1 writes the same tree.
+    barrier = "wave" if isolation == "none" and config.gates.integration else config.execution.barrier
+    return replace(
+        config,
+        execution=replace(config.execution, barrier=barrier, isolation=isolation),
+        policy={size: config.policy_for(size) for size in SIZES},
+    )
 
 
 def _integration_points(inputs: Inputs, wave_of: dict[str, int]) -> list[IntegrationPoint]:

@@ -8,7 +8,7 @@ from collections import Counter
 import jinja2
 from storyc.templates.render import prompt_name, render
 
-from storyc.plan import Edge, IntegrationPoint, Plan, PlannedStory
+from storyc.plan import Edge, IntegrationPoint, Plan, PlannedStory, Policy
 from storyc.words import count
 
 from .plan import TEST_GATES
@@ -28,7 +28,7 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
     return {
         "plan": plan,
         "config": config,
-        "sprint_label": _sprint_label(plan),
+        "sprint_label": plan.sprint.title,
         "created": plan.sprint.date or ("not dated (set `date:` in the sprint's front matter)" if plan.sprint.file else "not dated (no sprint file)"),
         "scope": _scope(plan, targets),
         "targets": targets,
@@ -36,7 +36,7 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "defaulted": [s.id for s in targets if s.size_source == "default"],
         "runner": _runner(plan),
         "small_model": _small_model(plan),
-        "haiku_sizes": "/".join(size for size, row in config["policy"].items() if row["model"] == "haiku"),  # for copies of the template made before small_model
+        "haiku_sizes": "/".join(size for size, row in config.policy.items() if row.model == "haiku"),  # for copies of the template made before small_model
         "agents": _agents(plan, targets),
         "rationale": _rationale(plan, targets),
         "graph_text": graph_text(plan),
@@ -46,7 +46,7 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "waves": [_wave(plan, n, ids, by_id, ordered) for n, ids, ordered in _waves_with_ordering(plan, by_id)],
         "gates": _gates(plan),
         "gates_run": _gates_run(plan),
-        "matrix": [_matrix_row(plan, size, row) for size, row in config["policy"].items()],
+        "matrix": [_matrix_row(plan, size, row) for size, row in config.policy.items()],
         "integration_rows": [_integration_row(p) for p in plan.integration_points],
         "integration_strategy": _integration_strategy(plan),
         "gate_failure": _gate_failure(plan),
@@ -72,24 +72,17 @@ def _scope(plan: Plan, targets: list[PlannedStory]) -> str:
     return text
 
 
-def _sprint_label(plan: Plan) -> str:
-    sprint = plan.sprint
-    if sprint.number is None:
-        return sprint.name
-    return f"Sprint {sprint.number}: {sprint.name}" if sprint.name else f"Sprint {sprint.number}"
-
-
 def _is_command(plan: Plan) -> bool:
     """The command runner: an agent CLI of the user's choice, not a Claude model in storyc's tool loop."""
-    return plan.config["runner"]["kind"] == "command"
+    return plan.config.runner.kind == "command"
 
 
 def _runner(plan: Plan) -> dict:
     """How the agents run, as the Orchestrator row says it."""
-    runner = plan.config["runner"]
-    if runner["kind"] != "command":
-        return {"kind": runner["kind"], "line": f"{runner['kind']} runner for the agents"}
-    return {"kind": "command", "line": f"the agents run as `{shlex.join(runner['argv']) or '(no argv)'}` (command runner)"}
+    runner = plan.config.runner
+    if runner.kind != "command":
+        return {"kind": runner.kind, "line": f"{runner.kind} runner for the agents"}
+    return {"kind": "command", "line": f"the agents run as `{shlex.join(runner.argv) or '(no argv)'}` (command runner)"}
 
 
 def _model_name(plan: Plan, tier: str, model: str) -> str:
@@ -103,18 +96,18 @@ def _models_used(plan: Plan, stories: list[PlannedStory]) -> str:
 
 
 def _passes_model(plan: Plan) -> bool:
-    return any("{model}" in arg for arg in plan.config["runner"]["argv"])
+    return any("{model}" in arg for arg in plan.config.runner.argv)
 
 
 def _agents(plan: Plan, targets: list[PlannedStory]) -> list[dict]:
-    models = plan.config["models"]
+    models = plan.config.models
     reviewed = [s for s in targets if s.policy.reviewer]
     builder = _models_used(plan, targets)
-    reviewer = _models_used(plan, reviewed) if reviewed else f"{_model_name(plan, 'sonnet', models['sonnet'])}, no story needs it"
+    reviewer = _models_used(plan, reviewed) if reviewed else f"{_model_name(plan, 'sonnet', models.sonnet)}, no story needs it"
     if not _is_command(plan):
         return [
             {"name": "Builder", "model": builder, "focus": "Code implementation", "tools": TOOLS["Builder"]},
-            {"name": "Validator", "model": f"Haiku ({models['haiku']})", "focus": "Tests, lint, typecheck (storyc runs the gates; the model condenses failures)", "tools": TOOLS["Validator"]},
+            {"name": "Validator", "model": f"Haiku ({models.haiku})", "focus": "Tests, lint, typecheck (storyc runs the gates; the model condenses failures)", "tools": TOOLS["Validator"]},
             {"name": "Reviewer", "model": reviewer, "focus": "Code review, security", "tools": TOOLS["Reviewer"]},
         ]
     if not _passes_model(plan):
@@ -129,9 +122,9 @@ def _agents(plan: Plan, targets: list[PlannedStory]) -> list[dict]:
 def _small_model(plan: Plan) -> dict:
     """The Velocity Optimizations row on the smallest model: which sizes use it, and who else does."""
     config = plan.config
-    sizes = "/".join(size for size, row in config["policy"].items() if row["model"] == "haiku")
+    sizes = "/".join(size for size, row in config.policy.items() if row.model == "haiku")
     if _is_command(plan):
-        name = f"`{config['models']['haiku']}`"
+        name = f"`{config.models.haiku}`"
         return {"label": "Smallest model for simple tasks", "text": f"{name} for {sizes}-sized stories (the policy's choice)" if sizes else f"No size uses {name} in this policy"}
     return {"label": "Haiku for simple tasks", "text": f"{sizes}-sized stories (the policy's choice), and the Validator" if sizes else "No size uses Haiku in this policy; the Validator does"}
 
@@ -139,16 +132,16 @@ def _small_model(plan: Plan) -> dict:
 def _rationale(plan: Plan, targets: list[PlannedStory]) -> list[str]:
     per_tier = Counter(s.policy.tier for s in targets)
     sizes = lambda tier: ", ".join(sorted({s.size for s in targets if s.policy.tier == tier}, key=list(BANDS).index))  # noqa: E731
-    models = plan.config["models"]
+    models = plan.config.models
     command = _is_command(plan)
     lines = []
     for tier, why in (("haiku", "repetitive or simple work"), ("sonnet", "code generation and review"), ("opus", "critical work")):
         if per_tier[tier]:
-            name = f"`{models[tier]}` ([models] {tier})" if command else tier.title()
+            name = f"`{models.tier(tier)}` ([models] {tier})" if command else tier.title()
             lines.append(f"{name} for {why}: {count(per_tier[tier], 'story', 'stories')} ({sizes(tier)})")
     if per_tier["custom"]:
         lines.append(f"Models set per story: {count(per_tier['custom'], 'story', 'stories')}")
-    top = f"`{models['opus']}` ([models] opus)" if command else f"Opus ({models['opus']})"
+    top = f"`{models.opus}` ([models] opus)" if command else f"Opus ({models.opus})"
     lines.append(f"{top} only as the last rung of escalation; orchestration itself is deterministic code (storyc + doit)")
     if command:
         lines.append(
@@ -272,7 +265,7 @@ def _wave(plan: Plan, n: int, ids: list[str], by_id: dict[str, PlannedStory], or
     last = n == len(plan.waves)
     name = "Foundation" if n == 1 else ("Integration" if last else "Core Features")
     mode = "Parallel" if len(ids) > 1 else "Sequential"
-    blocks = "" if last else f", blocks Wave {n + 1}" if plan.config["execution"]["barrier"] == "wave" else ""
+    blocks = "" if last else f", blocks Wave {n + 1}" if plan.config.execution.barrier == "wave" else ""
     stories = [by_id[i] for i in ids]
     return {
         "number": n,
@@ -304,29 +297,29 @@ def _dependencies(story: PlannedStory, by_id: dict[str, PlannedStory]) -> str:
 
 def _gates(plan: Plan) -> list[dict]:
     """The gate checklist; a gate not every size runs names the sizes that do."""
-    gates, policy = plan.config["gates"], plan.config["policy"]
+    gates, policy = plan.config.gates, plan.config.policy
     rows = []
     for name in ("typecheck", "lint", "test", "integration", "e2e"):
-        if not gates[name]:
+        if not (command := getattr(gates, name)):
             rows.append({"line": f"□ {name}: not configured, skipped", "name": name})
             continue
-        sizes = [size for size, row in policy.items() if name not in ("integration", "e2e") or name in TEST_GATES[row["tests"]]]
+        sizes = [size for size, row in policy.items() if name not in ("integration", "e2e") or name in TEST_GATES[row.tests]]
         scope = "" if len(sizes) == len(policy) else f"   ({'/'.join(sizes)} stories)" if sizes else "   (no size runs it per story)"
-        rows.append({"line": f"□ {gates[name]} → {GATE_CHECK[name]}{scope}", "name": name})
-    rows.append({"line": "□ No hardcoded secrets/URLs (storyc's built-in check)" if gates["secrets"] else "□ secrets check: turned off", "name": "secrets"})
-    reviewed = [size for size, row in policy.items() if row["reviewer"]]
+        rows.append({"line": f"□ {command} → {GATE_CHECK[name]}{scope}", "name": name})
+    rows.append({"line": "□ No hardcoded secrets/URLs (storyc's built-in check)" if gates.secrets else "□ secrets check: turned off", "name": "secrets"})
+    reviewed = [size for size, row in policy.items() if row.reviewer]
     rows.append({"line": f"□ Reviewer agent approval ({'/'.join(reviewed)} stories)" if reviewed else "□ Reviewer: turned off for every size", "name": "review"})
     return rows
 
 
-def _matrix_row(plan: Plan, size: str, row: dict) -> dict:
+def _matrix_row(plan: Plan, size: str, row: Policy) -> dict:
     reviewer = "No"
-    if row["reviewer"]:
-        reviewer = "Yes" if row["review_passes"] <= 1 else f"Yes + {row['review_passes'] - 1} more pass" + ("es" if row["review_passes"] > 2 else "")
-    model = row["model"]
+    if row.reviewer:
+        reviewer = "Yes" if row.review_passes <= 1 else f"Yes + {row.review_passes - 1} more pass" + ("es" if row.review_passes > 2 else "")
+    model = row.model
     if model in ("haiku", "sonnet", "opus"):
-        model = plan.config["models"][model] if _is_command(plan) else model.title()
-    return {"size": BANDS[size], "reviewer": reviewer, "tests": TEST_WORDS[row["tests"]], "model": model}
+        model = plan.config.models.tier(model) if _is_command(plan) else model.title()
+    return {"size": BANDS[size], "reviewer": reviewer, "tests": TEST_WORDS[row.tests], "model": model}
 
 
 def _integration_row(point: IntegrationPoint) -> dict:
@@ -341,8 +334,8 @@ def _integration_row(point: IntegrationPoint) -> dict:
 
 def _gates_run(plan: Plan) -> str:
     """Where a story's gates run, and where the wave, integration and E2E gates do."""
-    build = plan.config["paths"]["build"]
-    if plan.config["execution"]["isolation"] == "worktree":
+    build = plan.config.paths.build
+    if plan.config.execution.isolation == "worktree":
         return (
             f"A story's gates run in its own git worktree (`{build}/worktrees/<story>`), before its change reaches your working tree; "
             "the wave, integration point and E2E gates run in the working tree, at the repository root"
@@ -351,7 +344,7 @@ def _gates_run(plan: Plan) -> str:
 
 
 def _gate_failure(plan: Plan) -> list[str]:
-    attempts = plan.config["runner"]["max_attempts"]
+    attempts = plan.config.runner.max_attempts
     first = "storyc keeps the failing gate's output for the fix attempt (a command runner calls no Validator)" if _is_command(plan) else "Validator identifies specific failure (storyc keeps the gate's output)"
     steps = [first]
     if attempts > 1:
@@ -362,14 +355,14 @@ def _gate_failure(plan: Plan) -> list[str]:
 
 
 def _integration_strategy(plan: Plan) -> list[str]:
-    gates = plan.config["gates"]
+    gates = plan.config.gates
     lines = []
     for n, _ in enumerate(plan.waves, 1):
         points = [p.name for p in plan.integration_points if p.after_wave == n]
-        check = f"run {gates['integration']}" if gates["integration"] else "no integration gate configured"
+        check = f"run {gates.integration}" if gates.integration else "no integration gate configured"
         extra = f"; integration points: {', '.join(points)}" if points else ""
         lines.append(f"Wave {n} complete → {check}{extra}")
-    final = f"run {gates['e2e']}" if gates["e2e"] else "no E2E gate configured"
+    final = f"run {gates.e2e}" if gates.e2e else "no E2E gate configured"
     lines.append(f"Sprint complete → {final}, then write the sprint summary")
     return lines
 
@@ -378,7 +371,7 @@ def _prompts(plan: Plan, env: jinja2.Environment, targets: list[PlannedStory]) -
     if not targets:
         return {}
     story = next((s for s in targets if s.policy.reviewer), targets[0])
-    gates = [{"name": g, "command": plan.config["gates"][g]} for g in story.policy.gates if g != "secrets"]
+    gates = [{"name": g, "command": getattr(plan.config.gates, g)} for g in story.policy.gates if g != "secrets"]
     context = {
         "story": story,
         "tasks_path": plan.inputs["tasks"]["path"],
@@ -386,7 +379,7 @@ def _prompts(plan: Plan, env: jinja2.Environment, targets: list[PlannedStory]) -
         "architecture": None,
         "architecture_path": plan.inputs.get("architecture", {}).get("path"),
         "attempt": 1,
-        "max_attempts": plan.config["runner"]["max_attempts"],
+        "max_attempts": plan.config.runner.max_attempts,
         "failure": None,
         "changed_files": story.files,
         "review_pass": 1,
@@ -405,15 +398,15 @@ def _prompts(plan: Plan, env: jinja2.Environment, targets: list[PlannedStory]) -
 
 
 def _ladder(plan: Plan) -> list[str]:
-    runner, models = plan.config["runner"], plan.config["models"]
-    ladder = [models["haiku"], models["sonnet"], models["opus"]]
+    runner, models = plan.config.runner, plan.config.models
+    ladder = models.ladder
     steps = [
         "Attempt 1: Builder with the planned model",
         "Attempt 2: the same model, given the failing gate output and a narrow scope (fix agent, alternate approach)",
         f"Attempt 3: escalate to the next model up ({' → '.join(ladder)}), given the failure",
     ]
-    steps = steps[: runner["max_attempts"]] + [f"Attempt {k}: the top model ({models['opus']}), given the failure" for k in range(4, runner["max_attempts"] + 1)]
-    steps.append(f"After {runner['max_attempts']} failed attempt{'s' if runner['max_attempts'] > 1 else ''}: flag for human review (status blocked; dependents do not run)")
+    steps = steps[: runner.max_attempts] + [f"Attempt {k}: the top model ({models.opus}), given the failure" for k in range(4, runner.max_attempts + 1)]
+    steps.append(f"After {runner.max_attempts} failed attempt{'s' if runner.max_attempts > 1 else ''}: flag for human review (status blocked; dependents do not run)")
     return steps
 
 

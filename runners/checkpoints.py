@@ -18,7 +18,7 @@ from filelock import Timeout
 from storyc.runners import gantt, progress
 
 from storyc.files import append_line, atomic_write, lock_for
-from storyc.plan import Family
+from storyc.plan import Family, Plan, plan_from_json
 
 LOG_MARK = "<!-- storyc: the log below is append-only -->"
 BOARD_START = "<!-- storyc: board (regenerated) -->"
@@ -30,17 +30,19 @@ STATUS_SECTION = re.compile(r"(## 8\. Current Execution Status\n\n)(.*?)(\n---\n
 class Checkpoints:
     """Where one sprint's run reports what happens."""
 
-    def __init__(self, root: Path, plan: dict):
+    def __init__(self, root: Path, plan: Plan):
+        if isinstance(plan, dict):  # engine.py's plan, until it reads load_plan
+            plan = plan_from_json(plan)
         self.root, self.plan = root, plan
-        paths = plan["config"]["paths"]
-        self.build = root / paths["build"]
+        paths = plan.config.paths
+        self.build = root / paths.build
         self.events_file = self.build / "events.jsonl"
-        self.progress_file = root / paths["progress"]
-        self.kanban_file = root / paths["kanban"]
+        self.progress_file = root / paths.progress
+        self.kanban_file = root / paths.kanban
         self.plan_doc = self.build / "ORCHESTRATION_PLAN.md"
-        self.tasks_file = root / plan["inputs"]["tasks"]["path"]
-        self.tasks_tag = plan["inputs"]["tasks"].get("tag")  # the Task Master tag the plan was compiled from
-        self.status_words = {w: Family(f) for w, f in plan["config"]["statuses"].items()}  # [statuses] in storyc.toml
+        self.tasks_file = root / plan.inputs["tasks"]["path"]
+        self.tasks_tag = plan.inputs["tasks"].get("tag")  # the Task Master tag the plan was compiled from
+        self.status_words = plan.config.statuses  # [statuses] in storyc.toml
         self._seen = {"offset": 0, "events": []}  # events.jsonl read so far
 
     def event(self, kind: str, **fields: Any) -> dict:

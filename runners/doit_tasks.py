@@ -25,18 +25,19 @@ from doit.exceptions import DependencyError, SetupError, TaskFailed, UnmetDepend
 from doit.reporter import ConsoleReporter
 from filelock import Timeout
 
+from storyc.plan import Plan, load_plan
 from storyc.words import count, short
 
 
 def doit_setup(root: Path, plan_path: str) -> tuple[dict, object]:
     """DOIT_CONFIG and a task generator for the compiled plan at `root / plan_path` (already current: see storyc.dodo)."""
-    plan = json.loads((root / plan_path).read_text(encoding="utf-8"))
-    build = plan["config"]["paths"]["build"]
+    plan = load_plan(root / plan_path)
+    build = plan.build
     config = {
         "backend": "sqlite3",
         "dep_file": f"{build}/.doit.db",
         # The chain first (see plan_tasks): doit takes a selected task only when its ready queue is empty.
-        "default_tasks": [chain_name(1), "sprint"] if any(s["target"] for s in plan["stories"]) else ["sprint"],
+        "default_tasks": [chain_name(1), "sprint"] if plan.targets else ["sprint"],
         "verbosity": 2,
         "reporter": StorycReporter,
     }
@@ -103,7 +104,7 @@ def chain_name(n: int) -> str:
     return f"_order:{n}"
 
 
-def plan_tasks(plan: dict, root: str, plan_path: str):
+def plan_tasks(plan: Plan, root: str, plan_path: str):
     """One target per story, then wave-N, integration:<name> and sprint, then the chain that
     makes doit start ready stories in the plan's dispatch order.
 
@@ -116,53 +117,52 @@ def plan_tasks(plan: dict, root: str, plan_path: str):
     """
     from storyc.runners import stamps
 
-    build = plan["config"]["paths"]["build"]
-    targets = [s for s in plan["stories"] if s["target"]]
-    out = {s["id"]: stamps.out_path(build, s["spec"]) for s in targets}
-    order = plan.get("dispatch_order") or [s["id"] for s in targets]
+    build = plan.build
+    targets = plan.targets
+    out = {s.id: stamps.out_path(build, s.spec) for s in targets}
+    order = plan.dispatch_order or [s.id for s in targets]
     rank = {sid: n for n, sid in enumerate(order)}
     first = rank.__getitem__  # explicit task_dep in this order: doit's own (from file_dep, a set) would be in hash order
-    gates = plan["config"]["gates"]
-    barrier = plan["config"]["execution"]["barrier"] == "wave"
+    gates = plan.config.gates
+    barrier = plan.config.execution.barrier == "wave"
     exclude = stamps.exclusions(plan)
     for story in targets:
-        policy = story["policy"]
-        record = str(stamps.record_path(Path(root), build, story["spec"]))
+        record = str(stamps.record_path(Path(root), build, story.spec))
         yield {
-            "basename": story["id"],
-            "doc": f"{' '.join(story['title'].split())} [{story['size']}, {policy['model']}]",
-            "actions": [(story_action, [root, plan_path, story["id"]])],
-            "targets": [out[story["id"]]],
-            "file_dep": [story["spec"], *(out[u] for u in story["after"])],
-            "task_dep": ([f"wave-{story['wave'] - 1}"] if barrier and story["wave"] and story["wave"] > 1 else []) + sorted(story["after"], key=first),
-            "uptodate": [(stamps.unchanged, [root, record, story["files"], exclude[story["id"]]])],
+            "basename": story.id,
+            "doc": f"{' '.join(story.title.split())} [{story.size}, {story.policy.model}]",
+            "actions": [(story_action, [root, plan_path, story.id])],
+            "targets": [out[story.id]],
+            "file_dep": [story.spec, *(out[u] for u in story.after)],
+            "task_dep": ([f"wave-{story.wave - 1}"] if barrier and story.wave and story.wave > 1 else []) + sorted(story.after, key=first),
+            "uptodate": [(stamps.unchanged, [root, record, story.files, exclude[story.id]])],
             "meta": {"storyc": "story", "record": record},
         }
-    waves = plan["waves"]
+    waves = plan.waves
     for n, wave in enumerate(waves, 1):
         yield {
             "basename": f"wave-{n}",
-            "doc": f"wave {n} complete ({count(len(wave), 'story', 'stories')})" + (", then the integration gate" if gates["integration"] else ""),
+            "doc": f"wave {n} complete ({count(len(wave), 'story', 'stories')})" + (", then the integration gate" if gates.integration else ""),
             "actions": [(wave_action, [root, plan_path, n])],
             "file_dep": [out[s] for s in wave],
             "task_dep": ([f"wave-{n - 1}"] if n > 1 else []) + sorted(wave, key=first),
         }
-    for point in plan["integration_points"]:
-        deps = [out[s] for s in point["stories"] if s in out]
+    for point in plan.integration_points:
+        deps = [out[s] for s in point.stories if s in out]
         yield {
-            "basename": f"integration:{point['slug']}",
-            "doc": f"{point['name']}: {point['verification']}",
-            "actions": [(point_action, [root, plan_path, point["slug"]])],
+            "basename": f"integration:{point.slug}",
+            "doc": f"{point.name}: {point.verification}",
+            "actions": [(point_action, [root, plan_path, point.slug])],
             "file_dep": deps,
             # Its stories all finished before this sprint: nothing of theirs can change, nothing to re-check.
             "uptodate": [] if deps else [True],
         }
     yield {
         "basename": "sprint",
-        "doc": "the whole sprint: every wave, every integration point" + (", then the E2E gate" if gates["e2e"] else "") + ", then the summary",
+        "doc": "the whole sprint: every wave, every integration point" + (", then the E2E gate" if gates.e2e else "") + ", then the summary",
         "actions": [(sprint_action, [root, plan_path])],
         "file_dep": list(out.values()),
-        "task_dep": order + [f"wave-{n}" for n in range(1, len(waves) + 1)] + [f"integration:{p['slug']}" for p in plan["integration_points"]],
+        "task_dep": order + [f"wave-{n}" for n in range(1, len(waves) + 1)] + [f"integration:{p.slug}" for p in plan.integration_points],
         "uptodate": [] if out else [True],  # a sprint with no story has nothing to check, on any run
     }
     for n, sid in enumerate(order, 1):
@@ -296,8 +296,7 @@ class StorycReporter(ConsoleReporter):
         if self.checkpoints is None and self.build is not None:
             from storyc.runners.checkpoints import Checkpoints
 
-            plan = json.loads((self.build / "plan.json").read_text(encoding="utf-8"))
-            self.checkpoints = Checkpoints(self.root, plan)
+            self.checkpoints = Checkpoints(self.root, load_plan(self.build / "plan.json"))
         return self.checkpoints
 
     def _story(self, task) -> bool:
@@ -435,7 +434,7 @@ class StorycReporter(ConsoleReporter):
 
     def _culprit(self, slug: str, events: list[dict]) -> str:
         plan = self._checkpoints().plan
-        point = next((p["name"] for p in plan["integration_points"] if p["slug"] == slug), None)
+        point = next((p.name for p in plan.integration_points if p.slug == slug), None)
         failed = [e for e in events if e.get("event") == "integration_failed" and e.get("name") == point]
         if not failed:
             return ""

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from storyc.files import atomic_write
+from storyc.plan import Plan, plan_from_json
 
 MISSING = "-"
 
@@ -75,60 +76,20 @@ def _files_below(root: Path, folder: Path) -> list[str]:
     return out
 
 
-def exclusions(plan: dict) -> dict[str, list[str]]:
+def exclusions(plan: Plan) -> dict[str, list[str]]:
     """Story id -> the patterns of files that are not its to watch.
 
     storyc's own files are nobody's output: the build folder, the progress
     file, the board and the tasks file, which storyc rewrites as the sprint
     runs. And a file that a later story (a descendant) also names is that
     story's: when it changes there, it is the later story's output, not a hand
-    edit of this one's.
+    edit of this one's. The compiler found those (PlannedStory.exclude).
     """
-    paths = plan["config"]["paths"]
-    own = [paths["build"].rstrip("/") + "/", paths["progress"], paths["kanban"], plan["inputs"]["tasks"]["path"]]
-    stories = [s for s in plan["stories"] if s["target"]]
-    later = _later_patterns(stories)
-    return {s["id"]: own + later[s["id"]] for s in stories}
-
-
-def _later_patterns(stories: list[dict]) -> dict[str, list[str]]:
-    """Story id -> the patterns of its descendants that can name one of its files.
-
-    Shared files are rare: only a story that shares a pattern with another
-    pays for the walk over its descendants.
-    """
-    holders: dict[str, set[str]] = {}  # a literal path -> the stories that name it
-    globs: list[tuple[str, str]] = []  # (glob, story)
-    for s in stories:
-        for p in s["files"]:
-            if glob.has_magic(p):
-                globs.append((p, s["id"]))
-            else:
-                holders.setdefault(p, set()).add(s["id"])
-    children: dict[str, list[str]] = {s["id"]: [] for s in stories}
-    for s in stories:
-        for u in s["after"]:
-            children.setdefault(u, []).append(s["id"])
-    out: dict[str, list[str]] = {}
-    for s in stories:
-        sid, mine = s["id"], s["files"]
-        sharers = {(p, other) for p in mine if not glob.has_magic(p) for other in holders.get(p, ()) if other != sid}
-        sharers |= {(g, other) for g, other in globs if other != sid and any(_overlap(g, m) for m in mine)}
-        if not sharers:
-            out[sid] = []
-            continue
-        below, todo = set(), list(children[sid])
-        while todo:
-            if (t := todo.pop()) not in below:
-                below.add(t)
-                todo += children.get(t, [])
-        out[sid] = sorted({p for p, other in sharers if other in below})
-    return out
-
-
-def _overlap(a: str, b: str) -> bool:
-    """Whether two patterns can name a common file (two globs: assume they can)."""
-    return covers(a, b) or covers(b, a) or (glob.has_magic(a) and glob.has_magic(b))
+    if isinstance(plan, dict):  # engine.py's plan, until it reads load_plan
+        plan = plan_from_json(plan)
+    paths = plan.config.paths
+    own = [paths.build.rstrip("/") + "/", paths.progress, paths.kanban, plan.inputs["tasks"]["path"]]
+    return {s.id: own + s.exclude for s in plan.targets}
 
 
 def file_digest(path: Path) -> str:

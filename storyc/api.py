@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from storyc.compiler import freshness
 from storyc.files import atomic_write
+from storyc.plan import Plan, load_plan
 from storyc.runners import progress
 from storyc.words import count
 
 if TYPE_CHECKING:  # the compiler is imported where it is used: `storyc status` never loads it
     from storyc.compiler import emit
-    from storyc.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None
 
     with _without_cyclic_gc():
         plan, files = _compile(root, sprint, tasks, with_deps, tag, out)  # every artifact rendered before the first is written
-        build_dir = plan.config["paths"]["build"]
+        build_dir = plan.build
         known = emit.previous_spec_digests(root, build_dir)
         report = emit.write_artifacts(root, files, build_dir, known)
         _record_inputs(root, plan, freshness.Args(freshness.relative(sprint, root), freshness.relative(tasks, root), with_deps, tag, out))
@@ -40,12 +40,12 @@ def build(root: Path = Path("."), sprint: Path | None = None, tasks: Path | None
 
 def _record_inputs(root: Path, plan: Plan, args: freshness.Args) -> None:
     """build/compiled-from.json: what `doit` checks to recompile a plan whose inputs moved."""
-    paths = plan.config["paths"]
+    paths = plan.config.paths
     compiled = {entry["path"]: entry["sha256"] for entry in plan.inputs.values()}
-    watched = ["storyc.toml", "pyproject.toml", paths["tasks"], paths["architecture"]]
-    sprint_dirs = [paths["sprints_dir"]] if args.sprint is None and not paths["sprint"] else []
-    text = freshness.record(root, paths["build"], args, compiled, watched, sprint_dirs, [paths["templates"]], notes(plan))
-    path = root / paths["build"] / freshness.RECORD
+    watched = ["storyc.toml", "pyproject.toml", paths.tasks, paths.architecture]
+    sprint_dirs = [paths.sprints_dir] if args.sprint is None and not paths.sprint else []
+    text = freshness.record(root, paths.build, args, compiled, watched, sprint_dirs, [paths.templates], notes(plan))
+    path = root / paths.build / freshness.RECORD
     try:
         if path.read_text(encoding="utf-8") == text:
             return
@@ -88,7 +88,7 @@ def _compile(root: Path, sprint: Path | None, tasks: Path | None, with_deps: boo
     from storyc.templates.render import environment, user_templates
 
     plan = compile_plan(root, sprint, tasks, with_deps=with_deps, tag=tag, build=out)
-    env = environment(user_templates(root, plan.config["paths"]["templates"]))
+    env = environment(user_templates(root, plan.config.paths.templates))
     return plan, emit.artifacts(plan, env)
 
 
@@ -198,10 +198,8 @@ def _bare(line: str) -> str:
     return line.removeprefix("**/").lstrip("/")
 
 
-def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
+def status(root: Path = Path(".")) -> tuple[Plan, progress.Snapshot]:
     """The compiled plan and where its run stands (from build/events.jsonl and the run lock)."""
-    import json
-
     from storyc.errors import InputError, Where
     from storyc.files import require_root
     from storyc.runners.checkpoints import read_events, run_active
@@ -216,5 +214,5 @@ def status(root: Path = Path(".")) -> tuple[dict, progress.Snapshot]:
     plan_file = build / "plan.json"
     if not plan_file.is_file():
         raise InputError("no compiled plan: nothing to report", Where(str(plan_file)), hint="run `storyc compile`, then `doit -n 4`")
-    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    plan = load_plan(plan_file)
     return plan, progress.snapshot(plan, read_events(build / "events.jsonl"), run_active(build))

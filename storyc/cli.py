@@ -167,8 +167,8 @@ def status(fmt, root) -> None:
         from storyc.runners import gantt
         from storyc.runners.checkpoints import read_events
 
-        events = read_events(root / plan["config"]["paths"]["build"] / "events.jsonl")
-        chart = gantt.gantt(gantt.last_run(events), plan["sprint"]["name"])
+        events = read_events(root / plan.build / "events.jsonl")
+        chart = gantt.gantt(gantt.last_run(events), plan.sprint.name)
         click.echo(chart) if chart else click.echo("storyc: no story has run yet: nothing to chart", err=True)
     elif fmt == "json":
         click.echo(json.dumps(snap.as_dict(), indent=2, ensure_ascii=False))

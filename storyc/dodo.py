@@ -15,9 +15,14 @@ def load_plan_tasks(dodo_file: str, plan_path: str) -> tuple[dict, object]:
     """DOIT_CONFIG and a task generator for the plan next to `dodo_file`, recompiled first if its inputs moved."""
     root = Path(dodo_file).resolve().parent
     current_plan(root, plan_path)
+    from storyc.errors import StorycError
     from storyc.runners.doit_tasks import doit_setup
 
-    return doit_setup(root, plan_path)
+    try:
+        return doit_setup(root, plan_path)
+    except StorycError as exc:  # a plan that cannot be read (edited by hand, or by another storyc version)
+        sys.stderr.write(exc.render() + "\n")
+        _stop("storyc: the plan was not loaded; run `storyc compile`, then `doit` again")
 
 
 def current_plan(root: Path, plan_path: str) -> None:

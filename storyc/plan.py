@@ -10,11 +10,11 @@ ten thousand of, and `json_fields` lets json's C encoder write them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from storyc.errors import OutputError, Where
 
@@ -32,6 +32,28 @@ class Family(str, Enum):
     CANCELLED = "cancelled"
 
 
+class Bounds:
+    """A number's limits in storyc.toml, as `Annotated[int, Bounds(ge=1, le=10)]`.
+
+    The compiler's pydantic schema applies them: pydantic calls this hook with
+    the number's schema, which takes the same keys (ge, le, gt). The kernel
+    never imports pydantic (nor annotated_types, 9 ms at every start).
+    """
+
+    __slots__ = ("limits",)
+
+    def __init__(self, **limits: float) -> None:
+        self.limits = limits
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> dict:
+        return {**handler(source), **self.limits}
+
+
+# How the compiler's pydantic schema validates storyc.toml into these types: a key storyc
+# does not know is a typo until proven otherwise; infinity is not a budget.
+STRICT: dict[str, Any] = {"extra": "forbid", "allow_inf_nan": False}
+
+
 @frozen
 class Price:
     """US dollars per million tokens (also the `[models.prices]` rows of storyc.toml)."""
@@ -40,8 +62,146 @@ class Price:
     output: float
     cache_read: float = 0.0
     cache_write: float = 0.0
-    # How the compiler's pydantic schema validates a row of storyc.toml into this type.
-    __pydantic_config__: ClassVar[dict] = {"extra": "forbid", "allow_inf_nan": False}
+    __pydantic_config__: ClassVar[dict] = STRICT
+
+
+# The configuration: storyc.toml (or [tool.storyc]) as the compiler validates it, and as the
+# plan carries it, resolved (compiler/plan.py `_config_snapshot`). Paths are relative to the root.
+
+
+@frozen
+class Paths:
+    """[paths]: where the inputs are, and where storyc writes."""
+
+    tasks: str = "docs/tasks/tasks.json"
+    sprint: str | None = None
+    sprints_dir: str = "docs/sprints"
+    architecture: str = "docs/planning/ARCHITECTURE.md"
+    progress: str = ".ai/PROGRESS.md"
+    kanban: str = "docs/tasks/kanban_board.md"
+    build: str = "build"
+    templates: str = ".storyc/templates"
+    __pydantic_config__: ClassVar[dict] = STRICT
+
+
+@frozen
+class Gates:
+    """[gates]: a shell command per gate (None: that gate is skipped); secrets is storyc's own scan."""
+
+    typecheck: str | None = None
+    lint: str | None = None
+    test: str | None = None
+    integration: str | None = None
+    e2e: str | None = None
+    secrets: bool = True
+    __pydantic_config__: ClassVar[dict] = STRICT
+
+
+@frozen
+class Models:
+    """[models]: the model id of each tier, and the price of each model."""
+
+    haiku: str = "claude-haiku-4-5"
+    sonnet: str = "claude-sonnet-4-5"
+    opus: str = "claude-opus-4-5"
+    prices: dict[str, Price] = field(
+        default_factory=lambda: {
+            "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_read=0.10, cache_write=1.25),
+            "claude-sonnet-4-5": Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75),
+            "claude-opus-4-5": Price(input=5.0, output=25.0, cache_read=0.50, cache_write=6.25),
+        }
+    )
+    __pydantic_config__: ClassVar[dict] = STRICT
+
+    def tier(self, name: str) -> str:
+        """A tier name (haiku, sonnet, opus) into its model id; an id stays as it is."""
+        return getattr(self, name) if name in ("haiku", "sonnet", "opus") else name
+
+    @property
+    def ladder(self) -> list[str]:
+        return [self.haiku, self.sonnet, self.opus]
+
+
+TestScope = Literal["unit", "unit+integration", "full", "full+e2e"]
+Size = Literal["XS", "S", "M", "L", "XL"]
+
+
+@frozen
+class Policy:
+    """A row of the quality matrix, [policy.<size>]: how a story of that size is built."""
+
+    model: str  # a tier or a model id
+    reviewer: bool
+    review_passes: Annotated[int, Bounds(ge=0, le=5)]
+    tests: TestScope
+    __pydantic_config__: ClassVar[dict] = STRICT
+
+
+# The seed's "Quality vs Speed Decision Matrix": a size's row unless [policy.<size>] changes it.
+DEFAULT_POLICY: dict[str, Policy] = {
+    "XS": Policy(model="haiku", reviewer=False, review_passes=0, tests="unit"),
+    "S": Policy(model="haiku", reviewer=False, review_passes=0, tests="unit"),
+    "M": Policy(model="sonnet", reviewer=True, review_passes=1, tests="unit+integration"),
+    "L": Policy(model="sonnet", reviewer=True, review_passes=1, tests="full"),
+    "XL": Policy(model="sonnet", reviewer=True, review_passes=2, tests="full+e2e"),
+}
+
+
+@frozen
+class Runner:
+    """[runner]: which agent builds, and the limits of one story's build."""
+
+    kind: Literal["anthropic", "claude-code", "command", "scripted"] = "anthropic"
+    max_attempts: Annotated[int, Bounds(ge=1, le=10)] = 3
+    argv: list[str] = field(default_factory=list)
+    budget_usd: Annotated[float, Bounds(gt=0)] = 5.0
+    max_turns: Annotated[int, Bounds(ge=1)] = 50
+    timeout_s: Annotated[int, Bounds(ge=1)] = 1800
+    request_timeout_s: Annotated[float, Bounds(gt=0)] = 600.0  # the anthropic runner: one model request, before it is retried
+    scripts: str = ".storyc/scripts"  # the scripted runner's turns, one <story-id>.toml per story
+    env: list[str] | None = None  # the command runner's environment: None, all of yours; a list, only those names and the basics
+    __pydantic_config__: ClassVar[dict] = STRICT
+
+
+@frozen
+class Execution:
+    """[execution]: how the run schedules stories (in a plan: resolved, isolation never None)."""
+
+    barrier: Literal["none", "wave"] = "none"
+    isolation: Literal["worktree", "none"] | None = None  # None: worktree in a git repository
+    order: Literal["critical-path", "declared"] = "critical-path"  # which ready story starts first
+    __pydantic_config__: ClassVar[dict] = STRICT
+
+
+@frozen
+class Config:
+    """storyc.toml. In a plan, resolved: isolation and barrier decided, a policy row for every size."""
+
+    paths: Paths = field(default_factory=Paths)
+    gates: Gates = field(default_factory=Gates)
+    models: Models = field(default_factory=Models)
+    runner: Runner = field(default_factory=Runner)
+    execution: Execution = field(default_factory=Execution)
+    policy: dict[Size, Policy] = field(default_factory=dict)  # as configured: a size without a row has DEFAULT_POLICY's
+    statuses: dict[str, Family] = field(default_factory=dict)  # a status word of the input (normalised) -> its family
+    __pydantic_config__: ClassVar[dict] = STRICT
+
+    def policy_for(self, size: str) -> Policy:
+        return self.policy.get(size, DEFAULT_POLICY[size])  # type: ignore[call-overload]
+
+
+def config_from_json(raw: dict[str, Any]) -> Config:
+    """A plan's `config` object (JSON) back into a Config; a key storyc does not know is a TypeError."""
+    models = raw["models"]
+    return Config(
+        paths=Paths(**raw["paths"]),
+        gates=Gates(**raw["gates"]),
+        models=Models(**{**models, "prices": {model: Price(**price) for model, price in models["prices"].items()}}),
+        runner=Runner(**raw["runner"]),
+        execution=Execution(**raw["execution"]),
+        policy={size: Policy(**row) for size, row in raw["policy"].items()},
+        statuses={word: Family(family) for word, family in raw["statuses"].items()},
+    )
 
 
 @frozen
@@ -66,6 +226,7 @@ class PlannedStory:
     description: str
     acceptance_criteria: list[str]
     files: list[str]  # the files in its scope (globs allowed)
+    exclude: list[str]  # patterns of later stories that may name one of its files: theirs to change, not its to watch
     status: str  # the input's own word
     family: str  # the status's Family value
     size: str
@@ -122,6 +283,13 @@ class SprintInfo:
     date: str | None
     goal: str
 
+    @property
+    def title(self) -> str:
+        """`Sprint 3: Checkout`; the name alone for a sprint without a number, the number alone without a name."""
+        if self.number is None:
+            return self.name
+        return f"Sprint {self.number}: {self.name}" if self.name else f"Sprint {self.number}"
+
 
 @frozen
 class Plan:
@@ -132,7 +300,7 @@ class Plan:
     project: str
     sprint: SprintInfo
     inputs: dict[str, dict[str, str]]  # name -> {path, sha256[, tag]} of each input compiled
-    config: dict[str, Any]  # storyc.toml resolved: every key with its value, a policy row for every size
+    config: Config  # storyc.toml resolved: every key with its value, a policy row for every size
     stories: list[PlannedStory]
     edges: list[Edge]
     waves: list[list[str]]
@@ -156,7 +324,7 @@ class Plan:
     @property
     def build(self) -> str:
         """The build folder, relative to the root."""
-        return self.config["paths"]["build"]
+        return self.config.paths.build
 
 
 def json_fields(value: Any) -> dict[str, Any]:
@@ -180,18 +348,23 @@ def _json_names(cls: type) -> tuple[tuple[str, str], ...]:
 def load_plan(path: Path) -> Plan:
     """build/plan.json back into a Plan: the one place the run reads it."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return Plan(
-            **{key: raw[key] for key in ("schema_version", "storyc_version", "project", "inputs", "config", "waves",
-                                         "critical_path", "dispatch_order", "velocity", "excluded", "pulled_in")},
-            sprint=SprintInfo(**raw["sprint"]),
-            stories=[PlannedStory(**{**s, "policy": ResolvedPolicy(**s["policy"])}) for s in raw["stories"]],
-            edges=[Edge(source=e["from"], target=e["to"], kind=e["kind"], reason=e["reason"]) for e in raw["edges"]],
-            integration_points=[IntegrationPoint(**p) for p in raw["integration_points"]],
-            spec_texts={},
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return plan_from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise OutputError(
             f"{path} cannot be read as a compiled plan ({type(exc).__name__}: {exc})", Where(str(path)),
             hint="run `storyc compile` again (a plan written by another storyc version, or edited by hand)",
         ) from None
+
+
+def plan_from_json(raw: dict[str, Any]) -> Plan:
+    """plan.json's object into a Plan; a key missing or unknown is a KeyError or a TypeError (see load_plan)."""
+    return Plan(
+        **{key: raw[key] for key in ("schema_version", "storyc_version", "project", "inputs", "waves",
+                                     "critical_path", "dispatch_order", "velocity", "excluded", "pulled_in")},
+        sprint=SprintInfo(**raw["sprint"]),
+        config=config_from_json(raw["config"]),
+        stories=[PlannedStory(**{**s, "policy": ResolvedPolicy(**s["policy"])}) for s in raw["stories"]],
+        edges=[Edge(source=e["from"], target=e["to"], kind=e["kind"], reason=e["reason"]) for e in raw["edges"]],
+        integration_points=[IntegrationPoint(**p) for p in raw["integration_points"]],
+        spec_texts={},
+    )

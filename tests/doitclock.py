@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from doit.control import TaskControl, TaskDispatcher
 from doit.loader import generate_tasks
 
+from storyc.plan import plan_from_json
 from storyc.runners.doit_tasks import plan_tasks
 
 
@@ -28,8 +29,8 @@ class Schedule:
 
 
 def run(plan: dict, seconds: dict[str, float], jobs: int, selected: list[str] | None = None) -> Schedule:
-    """Run `plan`'s tasks with `jobs` workers, story `sid` taking `seconds[sid]`; every other task takes no time."""
-    tasks = generate_tasks("storyc", plan_tasks(plan, "/nonexistent", "build/plan.json"))
+    """Run `plan`'s tasks (plan.json's object) with `jobs` workers, story `sid` taking `seconds[sid]`; every other task takes no time."""
+    tasks = generate_tasks("storyc", plan_tasks(plan_from_json(plan), "/nonexistent", "build/plan.json"))
     control = TaskControl(tasks)
     if selected is None:
         from storyc.runners.doit_tasks import chain_name

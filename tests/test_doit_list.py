@@ -128,10 +128,10 @@ def test_every_action_and_check_pickles_for_process_mode_under_spawn(shop: Path)
     """Under spawn (macOS, Windows, Linux from 3.14) doit pickles every task: no lambdas, no closures."""
     import pickle
 
+    from storyc.plan import load_plan
     from storyc.runners.doit_tasks import plan_tasks
 
-    plan = json.loads((shop / "build/plan.json").read_text())
-    tasks = list(plan_tasks(plan, str(shop), "build/plan.json"))
+    tasks = list(plan_tasks(load_plan(shop / "build/plan.json"), str(shop), "build/plan.json"))
     assert len(tasks) == 6 + 3 + 4 + 1 + 6  # stories, waves, integration points, sprint, the dispatch chain
     for task in tasks:
         restored = pickle.loads(pickle.dumps((task["actions"], task.get("uptodate", []))))

@@ -244,10 +244,12 @@ def test_the_command_runner_preflight_looks_for_the_program_as_exec_would(tmp_pa
 PREFLIGHT = """
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from storyc.plan import Config
 from storyc.runners.agents import preflight
 from storyc.runners.agents.base import RunnerUnavailable
 try:
-    preflight(Path("."), {"config": {"runner": {"kind": "anthropic"}, "paths": {"build": "build"}, "models": {"prices": {}}}}, "A")
+    preflight(Path("."), SimpleNamespace(config=Config()), "A")  # preflight reads the plan's config alone
 except RunnerUnavailable as exc:
     print(exc)
 print("SDK loaded" if "anthropic" in sys.modules else "SDK not loaded")

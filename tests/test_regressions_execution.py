@@ -17,6 +17,7 @@ from pathlib import Path
 
 
 from storyc import api
+from storyc.plan import load_plan
 from storyc.runners import progress
 from storyc.runners.gates import secrets_gate
 
@@ -330,7 +331,7 @@ def test_agents_of_a_killed_run_are_not_shown_working_in_the_next(tmp_path: Path
     # After kill -9, the next run's snapshot still listed the dead run's agent (and its story as in
     # progress) until that story happened to start again.
     project = Project(tmp_path, [{"id": "A", "files": ["a.txt"]}, {"id": "B", "files": ["b.txt"]}], isolation="none")
-    plan = json.loads((project.root / "build/plan.json").read_text())
+    plan = load_plan(project.root / "build/plan.json")
     events = [
         {"ts": 1.0, "event": "run_started"},
         {"ts": 2.0, "event": "story_started", "story": "B"},

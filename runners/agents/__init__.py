@@ -6,54 +6,56 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Any
+
+from storyc.plan import Config, Plan, config_from_json
 
 
-def make_runner(root: Path, plan: dict[str, Any]):
+def make_runner(root: Path, plan: Plan):
     """The runner storyc.toml asks for; each kind is imported only when used.
 
     Every runner has `preflight(story_id)` (raises RunnerUnavailable, or for
     the scripted runner an InputError, without calling anything) and `run(task)`.
     """
-    config = plan["config"]
-    runner, paths = config["runner"], config["paths"]
-    kind = runner["kind"]
-    if kind == "command":
+    config = _config(plan)
+    runner = config.runner
+    if runner.kind == "command":
         from .command import CommandRunner, allowed_env
 
-        return CommandRunner(runner["argv"], runner["timeout_s"], allowed_env(runner["env"]), root)
-    home = root / paths["build"] / "agent-home"
+        return CommandRunner(runner.argv, runner.timeout_s, allowed_env(runner.env), root)
+    home = root / config.paths.build / "agent-home"
 
     def make_executor(task):
         from .tools import ToolExecutor
 
         return ToolExecutor(task.workspace, allowed=task.tools, home=home / task.story_id.replace("/", "_"))
 
-    if kind == "scripted":
+    if runner.kind == "scripted":
         from .scripted import ScriptedRunner
 
-        return ScriptedRunner(root / runner["scripts"], make_executor)
-    if kind == "claude-code":
+        return ScriptedRunner(root / runner.scripts, make_executor)
+    if runner.kind == "claude-code":
         from .claude_code import ClaudeCodeRunner
 
         return ClaudeCodeRunner()
-    from storyc.plan import Price
+    from .anthropic import AnthropicRunner, default_sdk_client
 
-    from .anthropic import REQUEST_S, AnthropicRunner, default_sdk_client
-
-    prices = {model: Price(**price) for model, price in config["models"]["prices"].items()}
-    timeout = runner.get("request_timeout_s", REQUEST_S)  # a plan compiled before the key existed
-    return AnthropicRunner(prices, None, make_executor, functools.partial(default_sdk_client, timeout))
+    return AnthropicRunner(config.models.prices, None, make_executor, functools.partial(default_sdk_client, runner.request_timeout_s))
 
 
-def preflight(root: Path, plan: dict[str, Any], story_id: str) -> None:
+def _config(plan: Plan) -> Config:
+    if isinstance(plan, dict):  # engine.py's plan, until it reads load_plan
+        return config_from_json(plan["config"])
+    return plan.config
+
+
+def preflight(root: Path, plan: Plan, story_id: str) -> None:
     """Raise RunnerUnavailable (or the scripted runner's InputError) when `story_id`'s agent cannot run here.
 
     The anthropic runner asks the SDK whether it finds a credential, but only
     when one could be in sight: loading the SDK costs seconds of CPU, and a
     missing key should be said at once.
     """
-    if plan["config"]["runner"]["kind"] == "anthropic" and not _credential_in_sight():
+    if _config(plan).runner.kind == "anthropic" and not _credential_in_sight():
         from .base import NO_KEY, RunnerUnavailable
 
         raise RunnerUnavailable(NO_KEY)
