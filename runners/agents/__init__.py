@@ -46,7 +46,7 @@ def make_runner(root: Path, plan: dict[str, Any]):
     return AnthropicRunner(prices, None, make_executor, functools.partial(default_sdk_client, timeout))
 
 
-def preflight(root: Path, plan: dict[str, Any], story_id: str) -> None:
+def preflight(root: Path, plan: dict[str, Any], story_id: str, runner=None) -> None:
     """Raise RunnerUnavailable (or the scripted runner's InputError) when `story_id`'s agent cannot run here.
 
     The anthropic runner asks the SDK whether it finds a credential, but only
@@ -57,7 +57,7 @@ def preflight(root: Path, plan: dict[str, Any], story_id: str) -> None:
         from .base import NO_KEY, RunnerUnavailable
 
         raise RunnerUnavailable(NO_KEY)
-    make_runner(root, plan).preflight(story_id)
+    (runner() if runner else make_runner(root, plan)).preflight(story_id)  # runner: the run's own, made once
 
 
 def _credential_in_sight() -> bool:
