@@ -18,7 +18,7 @@ from filelock import Timeout
 from storyc.runners import gantt, progress
 
 from storyc.files import append_line, atomic_write, lock_for
-from storyc.plan import Family, Plan, plan_from_json
+from storyc.plan import Family, Plan
 
 LOG_MARK = "<!-- storyc: the log below is append-only -->"
 BOARD_START = "<!-- storyc: board (regenerated) -->"
@@ -31,8 +31,6 @@ class Checkpoints:
     """Where one sprint's run reports what happens."""
 
     def __init__(self, root: Path, plan: Plan):
-        if isinstance(plan, dict):  # engine.py's plan, until it reads load_plan
-            plan = plan_from_json(plan)
         self.root, self.plan = root, plan
         paths = plan.config.paths
         self.build = root / paths.build

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from storyc.runners.proc import clip, run_process
 
+from storyc.plan import Gates
 from storyc.words import short
 
 # Credentials by their shape: wrong anywhere, tests and docs included.
@@ -77,7 +78,7 @@ class GateResult:
         return f"{self.name} failed: {short(lines[-1], 100)}"  # test runners, linters and compilers end with their tally
 
 
-def run_gates(names: list[str], commands: dict[str, str | None], cwd: Path, changed: list[str], *, timeout: float, log: Path, attempt: int = 0) -> list[GateResult]:
+def run_gates(names: list[str], commands: Gates, cwd: Path, changed: list[str], *, timeout: float, log: Path, attempt: int = 0) -> list[GateResult]:
     """Run the gates in order, stopping at the first failure (its output is the fix brief).
 
     Each run is in `log` between a header (gate, attempt, command) and a footer
@@ -92,7 +93,7 @@ def run_gates(names: list[str], commands: dict[str, str | None], cwd: Path, chan
                 f.write(result.output.rstrip() + "\n")
             result.exit_code, result.seconds, how = int(not result.passed), time.monotonic() - started, ""
         else:
-            command = commands.get(name)
+            command = getattr(commands, name)
             if not command:
                 continue
             started = _log_header(log, name, command, attempt)

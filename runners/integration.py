@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 
-from storyc.runners.engine import Attempts, Sprint, load_sprint, reported
+from storyc.runners.engine import StoryRun
 from storyc.runners.gantt import gantt, last_run
 from storyc.runners.gates import log_footer, log_header
 from storyc.runners.proc import run_process
-from storyc.runners.stamps import MISSING, load_record, read_out, stamp_name
+from storyc.runners.run import Run, load_run, reported
+from storyc.runners.stamps import load_record, stamp_name
 from storyc.runners.workspace import git_toplevel, redo_patch, undo_patch
 
 from storyc.files import atomic_write
@@ -25,49 +26,48 @@ TIMEOUT = 3600.0
 
 @reported
 def run_wave(root: str, plan_path: str, wave: int) -> bool:
-    sprint = load_sprint(root, plan_path)
-    command = sprint.config["gates"].get("integration")
-    passed = _check(sprint, f"wave {wave} integration tests", command)[0] if command else True
-    sprint.checkpoints.event("wave_done", wave=wave, passed=passed)
+    run = load_run(root, plan_path)
+    command = run.config.gates.integration
+    passed = _check(run, f"wave {wave} integration tests", command)[0] if command else True
+    run.checkpoints.event("wave_done", wave=wave, passed=passed)
     return passed
 
 
 @reported
 def run_point(root: str, plan_path: str, slug: str) -> bool:
-    sprint = load_sprint(root, plan_path)
-    point = next(p for p in sprint.plan["integration_points"] if p["slug"] == slug)
-    if not point["command"]:
-        print(f"{point['name']}: a manual check ({point['verification']}); nothing to run")
+    run = load_run(root, plan_path)
+    point = next(p for p in run.plan.integration_points if p.slug == slug)
+    if not point.command:
+        print(f"{point.name}: a manual check ({point.verification}); nothing to run")
         return True
-    passed, failure = _check(sprint, point["name"], point["command"])
+    passed, failure = _check(run, point.name, point.command)
     if passed:
-        sprint.checkpoints.event("integration_passed", name=point["name"])
+        run.checkpoints.event("integration_passed", name=point.name)
         return True
-    culprit = find_culprit(sprint, point["stories"], point["command"])
-    sprint.checkpoints.event("integration_failed", name=point["name"], culprit=culprit)
+    culprit = find_culprit(run, point.stories, point.command)
+    run.checkpoints.event("integration_failed", name=point.name, culprit=culprit)
     if culprit is None:
-        print(f"{point['name']}: failed, and no single story's change explains it")
+        print(f"{point.name}: failed, and no single story's change explains it")
         return False
-    print(f"{point['name']}: broken by {culprit}; rebuilding it with the failure as context")
-    story = sprint.stories[culprit]
-    upstream = {u: read_out(sprint.root, sprint.out(u)) or MISSING for u in story["after"]}
-    brief = f"The integration check `{point['command']}` ({point['name']}) failed with your change in, and passes without it:\n{failure}"
-    if not Attempts(sprint, story, upstream, "build", failure=brief, cause=f"it broke the integration point {point['name']}").run():
+    print(f"{point.name}: broken by {culprit}; rebuilding it with the failure as context")
+    story = run.stories[culprit]
+    brief = f"The integration check `{point.command}` ({point.name}) failed with your change in, and passes without it:\n{failure}"
+    if not StoryRun(run, story, run.upstream(story), "build", failure=brief, cause=f"it broke the integration point {point.name}").go():
         return False
-    passed = _check(sprint, point["name"], point["command"])[0]
-    sprint.checkpoints.event("integration_passed" if passed else "integration_failed", name=point["name"], culprit=None if passed else culprit)
+    passed = _check(run, point.name, point.command)[0]
+    run.checkpoints.event("integration_passed" if passed else "integration_failed", name=point.name, culprit=None if passed else culprit)
     return passed
 
 
 @reported
 def run_sprint(root: str, plan_path: str) -> bool:
-    sprint = load_sprint(root, plan_path)
-    command = sprint.config["gates"].get("e2e")
-    passed = _check(sprint, "E2E tests", command)[0] if command else True
-    snap = sprint.checkpoints.snapshot()
+    run = load_run(root, plan_path)
+    command = run.config.gates.e2e
+    passed = _check(run, "E2E tests", command)[0] if command else True
+    snap = run.checkpoints.snapshot()
     done = [sid for sid, s in snap.stories.items() if s["family"] == "done"]
     lines = [
-        f"# Sprint summary: {sprint.plan['sprint']['name']}", "",
+        f"# Sprint summary: {run.plan.sprint.name}", "",
         f"- Finished: {time.strftime('%Y-%m-%d %H:%M:%S')}",
         f"- Stories done: {len(done)} of {len(snap.stories)}",
         f"- E2E: {'passed' if passed else 'FAILED'}" if command else "- E2E: no command configured",
@@ -75,19 +75,19 @@ def run_sprint(root: str, plan_path: str) -> bool:
         "| Story | Status | Attempts | Cost |", "| ----- | ------ | -------- | ---- |",
     ]
     for sid, s in snap.stories.items():
-        record = load_record(sprint.record_file(sid)) or {}
+        record = load_record(run.record_file(sid)) or {}
         lines.append(f"| {sid} | {s['family']} | {len(record.get('calls', []))} | ${record.get('cost_usd', 0):.4f} |")
-    if chart := gantt(last_run(sprint.checkpoints.events()), sprint.plan["sprint"]["name"]):
+    if chart := gantt(last_run(run.checkpoints.events()), run.plan.sprint.name):
         lines += ["", "## What ran", "", "A lane per worker, a bar per agent call and per round of gates (red: failed).", "", "```mermaid", chart, "```"]
-    atomic_write(sprint.build / "SPRINT_SUMMARY.md", "\n".join(lines) + "\n")
-    sprint.checkpoints.event("sprint_done", passed=passed)
+    atomic_write(run.build / "SPRINT_SUMMARY.md", "\n".join(lines) + "\n")
+    run.checkpoints.event("sprint_done", passed=passed)
     return passed
 
 
-def _check(sprint: Sprint, what: str, command: str) -> tuple[bool, str]:
-    log = sprint.build / "logs" / "integration.log"
+def _check(run: Run, what: str, command: str) -> tuple[bool, str]:
+    log = run.build / "logs" / "integration.log"
     log_header(log, what, command)
-    done = run_process(command, cwd=sprint.root, timeout=TIMEOUT, shell=True, log=log)
+    done = run_process(command, cwd=run.root, timeout=TIMEOUT, shell=True, log=log)
     ok = done.returncode == 0 and not done.timed_out
     log_footer(log, what, done.returncode, done.seconds, how="timed out" if done.timed_out else "")
     print(f"{what}: {'passed' if ok else 'FAILED'} ({command})")
@@ -96,24 +96,24 @@ def _check(sprint: Sprint, what: str, command: str) -> tuple[bool, str]:
     return ok, done.output
 
 
-def find_culprit(sprint: Sprint, stories: list[str], command: str) -> str | None:
+def find_culprit(run: Run, stories: list[str], command: str) -> str | None:
     """Undo the stories' patches newest first until `command` passes; put the innocent back."""
-    if sprint.config["execution"]["isolation"] != "worktree" or git_toplevel(sprint.root) is None:
+    if run.config.execution.isolation != "worktree" or git_toplevel(run.root) is None:
         return None  # without patches there is nothing to take out
     finished = []
     for sid in stories:
-        if sid in sprint.stories and (record := load_record(sprint.record_file(sid))):
+        if sid in run.stories and (record := load_record(run.record_file(sid))):
             finished.append((record.get("finished_at", 0), sid))
     undone: list[str] = []
     culprit = None
     for _, sid in sorted(finished, reverse=True):
-        if not undo_patch(sprint.root, sprint.build, stamp_name(sprint.stories[sid]["spec"])):
+        if not undo_patch(run.root, run.build, stamp_name(run.stories[sid].spec)):
             continue
         undone.append(sid)
-        if run_process(command, cwd=sprint.root, timeout=TIMEOUT, shell=True).returncode == 0:
+        if run_process(command, cwd=run.root, timeout=TIMEOUT, shell=True).returncode == 0:
             culprit = sid
             break
     for sid in reversed(undone):
         if sid != culprit:
-            redo_patch(sprint.root, sprint.build, stamp_name(sprint.stories[sid]["spec"]))
+            redo_patch(run.root, run.build, stamp_name(run.stories[sid].spec))
     return culprit

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from storyc.files import atomic_write
-from storyc.plan import Plan, plan_from_json
+from storyc.plan import Plan
 
 MISSING = "-"
 
@@ -85,8 +85,6 @@ def exclusions(plan: Plan) -> dict[str, list[str]]:
     story's: when it changes there, it is the later story's output, not a hand
     edit of this one's. The compiler found those (PlannedStory.exclude).
     """
-    if isinstance(plan, dict):  # engine.py's plan, until it reads load_plan
-        plan = plan_from_json(plan)
     paths = plan.config.paths
     own = [paths.build.rstrip("/") + "/", paths.progress, paths.kanban, plan.inputs["tasks"]["path"]]
     return {s.id: own + s.exclude for s in plan.targets}

@@ -1,4 +1,4 @@
-"""Agent runners: one interface (runners.base), one module per kind."""
+"""The agent backends: one interface (base), one module per kind; `make_runner` picks the one storyc.toml asks for."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from storyc.plan import Config, Plan, config_from_json
+from storyc.plan import Plan
 
 
 def make_runner(root: Path, plan: Plan):
@@ -16,7 +16,7 @@ def make_runner(root: Path, plan: Plan):
     Every runner has `preflight(story_id)` (raises RunnerUnavailable, or for
     the scripted runner an InputError, without calling anything) and `run(task)`.
     """
-    config = _config(plan)
+    config = plan.config
     runner = config.runner
     if runner.kind == "command":
         from .command import CommandRunner, allowed_env
@@ -42,24 +42,18 @@ def make_runner(root: Path, plan: Plan):
     return AnthropicRunner(config.models.prices, None, make_executor, functools.partial(default_sdk_client, runner.request_timeout_s))
 
 
-def _config(plan: Plan) -> Config:
-    if isinstance(plan, dict):  # engine.py's plan, until it reads load_plan
-        return config_from_json(plan["config"])
-    return plan.config
-
-
-def preflight(root: Path, plan: Plan, story_id: str) -> None:
+def preflight(root: Path, plan: Plan, story_id: str, runner=None) -> None:
     """Raise RunnerUnavailable (or the scripted runner's InputError) when `story_id`'s agent cannot run here.
 
     The anthropic runner asks the SDK whether it finds a credential, but only
     when one could be in sight: loading the SDK costs seconds of CPU, and a
     missing key should be said at once.
     """
-    if _config(plan).runner.kind == "anthropic" and not _credential_in_sight():
+    if plan.config.runner.kind == "anthropic" and not _credential_in_sight():
         from .base import NO_KEY, RunnerUnavailable
 
         raise RunnerUnavailable(NO_KEY)
-    make_runner(root, plan).preflight(story_id)
+    (runner() if runner else make_runner(root, plan)).preflight(story_id)  # runner: the run's own, made once
 
 
 def _credential_in_sight() -> bool:
