@@ -35,13 +35,13 @@ from storyc.runners.stamps import (
     MISSING,
     exclusions,
     file_digest,
+    file_states,
     files_now,
     load_record,
     out_path,
     output_hash,
     read_out,
     record_path,
-    snapshot,
     stamp_name,
     story_files,
     write_stamp,
@@ -474,7 +474,7 @@ def _read_if_file(path: Path) -> str | None:
 
 def _stamp(sprint: Sprint, story: dict, upstream: dict, changed: list[str], *, by: str, mode: str, started: float, calls: list | None = None, cause: str = "") -> dict:
     calls = calls or []
-    files = snapshot(sprint.root, story_files(sprint.root, story["files"], changed, sprint.exclude[story["id"]]))
+    files = file_states(sprint.root, story_files(sprint.root, story["files"], changed, sprint.exclude[story["id"]]))
     usage = sum((Usage(c["tokens"]["input"], c["tokens"]["output"], c["tokens"]["cache_read"], c["tokens"]["cache_write"]) for c in calls), Usage())
     record = {
         "story": story["id"],

@@ -64,7 +64,7 @@ def run_sprint(root: str, plan_path: str) -> bool:
     sprint = load_sprint(root, plan_path)
     command = sprint.config["gates"].get("e2e")
     passed = _check(sprint, "E2E tests", command)[0] if command else True
-    snap = sprint.checkpoints.snapshot()
+    snap = sprint.checkpoints.standing()
     done = [sid for sid, s in snap.stories.items() if s["family"] == "done"]
     lines = [
         f"# Sprint summary: {sprint.plan['sprint']['name']}", "",
