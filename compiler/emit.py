@@ -7,11 +7,9 @@ that changes nothing touches nothing, and spec mtimes stay honest.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import jinja2
 from storyc.templates.render import render
 
 from storyc.errors import OutputError, Where
+from storyc.files import atomic_write
 from storyc.plan import Plan, json_fields
 
 from .specs import SPEC_DIR
@@ -154,7 +153,10 @@ def write_artifacts(root: Path, files: dict[str, str], build: str, known: dict[s
                 folders.add(folder)
             # A new file is nobody's input yet: write it in place (half the cost of
             # a temporary file and a rename; if torn, its digest is not in SHA256SUMS).
-            (atomic_write if exists else new_file)(path, data)
+            if exists:  # no fsync: these files are regenerated from the inputs at any time
+                atomic_write(path, data, sync=False)
+            else:
+                new_file(path, data)
         except OSError as exc:
             raise OutputError(f"cannot write {rel}: {exc.strerror or exc}", Where(path), hint="free the path, or choose another folder with --out or [paths] build") from None
     removed = []
@@ -206,19 +208,3 @@ def new_file(path: str | Path, data: bytes) -> None:
     """Create a file that does not exist yet (its folder does)."""
     with open(path, "xb") as handle:
         handle.write(data)
-
-
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Readers see the old bytes or the new, never a half-written file (its folder exists)."""
-    # No fsync: these files are regenerated from the inputs at any time, so a
-    # crash may lose the newest bytes but never leaves a torn file in place.
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "xb") as handle:  # created 0666 less the umask, like any file
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -154,11 +154,11 @@ def link(inputs: Inputs, with_deps: bool) -> tuple[list[Story], list[str], str]:
         chosen: set[str] = set()
         for ref in refs:
             if ref.id in by_id:
-                family = [ref.id]  # the story, its subtasks, theirs, ...
-                while family:
-                    sid = family.pop()
+                subtree = [ref.id]  # the story, its subtasks, theirs, ...
+                while subtree:
+                    sid = subtree.pop()
                     chosen.add(sid)
-                    family.extend(by_id[sid]._origin.children)
+                    subtree.extend(by_id[sid]._origin.children)
             elif ref.certain:  # a word that only may be an id ("- Polish the UI") is prose when it is no story
                 close = difflib.get_close_matches(ref.id, list(by_id), n=3)
                 raise InputError(
@@ -384,7 +384,7 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
         project=tf.project or inputs.root.resolve().name,
         sprint=_sprint_info(inputs),
         inputs=_input_digests(inputs),
-        config=_config_snapshot(inputs),
+        config=_run_config(inputs),
         stories=stories,
         edges=edges,
         waves=waves,
@@ -544,8 +544,8 @@ def _input_digests(inputs: Inputs) -> dict[str, dict[str, str]]:
     return out
 
 
-def _config_snapshot(inputs: Inputs) -> Config:
-    """The configuration as the run needs it: every size's policy row, the isolation and barrier decided."""
+def _run_config(inputs: Inputs) -> Config:
+    """The configuration as the run reads it (plan.json's `config`): every size's policy row, the isolation and barrier decided."""
     config = inputs.config
     in_git = any((folder / ".git").exists() for folder in (inputs.root.resolve(), *inputs.root.resolve().parents))
     isolation = config.execution.isolation or ("worktree" if in_git else "none")

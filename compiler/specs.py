@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from typing import Any
+
+from storyc.files import safe_name
 
 SPEC_DIR = "specs"
 
@@ -13,7 +14,7 @@ SPEC_DIR = "specs"
 def spec_path(build_dir: str, story_id: str) -> str:
     """build/specs/<id>.md; an id that is not a short, safe file name as it is
     gets a safe name plus its own digest, so that `US/1` and `US_1` never share a file."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", story_id).strip(".") or "_"
+    safe = safe_name(story_id)
     if safe != story_id or len(safe) > 120:  # file names stop at 255 bytes
         safe = safe[:120] + "-" + hashlib.sha256(story_id.encode()).hexdigest()[:8]
     return f"{build_dir.rstrip('/')}/{SPEC_DIR}/{safe}.md"

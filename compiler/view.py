@@ -6,14 +6,16 @@ import shlex
 from collections import Counter
 
 import jinja2
+from storyc.templates import status
 from storyc.templates.render import prompt_name, render
 
 from storyc.plan import Edge, IntegrationPoint, Plan, PlannedStory, Policy
+from storyc.roles import ROLE_TOOLS
 from storyc.words import count
 
 from .plan import TEST_GATES
 
-TOOLS = {"Builder": "Read, Write, Edit, Bash", "Validator": "Bash, Read, Grep", "Reviewer": "Read, Grep, Glob"}
+TOOLS = {role.title(): ", ".join(tools) for role, tools in ROLE_TOOLS.items()}
 COMMAND_TOOLS = "the agent CLI's own (storyc does not restrict them)"
 GATE_CHECK = {"typecheck": "0 errors", "lint": "0 errors", "test": "all pass", "integration": "all pass", "e2e": "all pass"}
 TEST_WORDS = {"unit": "Unit only", "unit+integration": "Unit + Integration", "full": "Full suite", "full+e2e": "Full + E2E"}
@@ -25,6 +27,7 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
     by_id = {s.id: s for s in plan.stories}
     config = plan.config
     left_out = [s for s in plan.stories if not s.target]
+    waves = status.wave_rows(plan.waves, {s.id: s.family for s in plan.stories})
     return {
         "plan": plan,
         "config": config,
@@ -52,7 +55,9 @@ def document_view(plan: Plan, env: jinja2.Environment) -> dict:
         "gate_failure": _gate_failure(plan),
         "prompts": _prompts(plan, env, targets),
         "ladder": _ladder(plan),
-        "status_rows": _status_rows(plan, by_id),
+        "status": _status(plan, targets, waves),
+        # for copies of the template made before `status`, which drew its tables themselves:
+        "status_rows": waves,
         "active": [s for s in targets if s.family == "in_progress"],
         "file_edges": [e for e in plan.edges if e.kind == "file"],
     }
@@ -405,14 +410,14 @@ def _ladder(plan: Plan) -> list[str]:
         "Attempt 2: the same model, given the failing gate output and a narrow scope (fix agent, alternate approach)",
         f"Attempt 3: escalate to the next model up ({' → '.join(ladder)}), given the failure",
     ]
-    steps = steps[: runner.max_attempts] + [f"Attempt {k}: the top model ({models.opus}), given the failure" for k in range(4, runner.max_attempts + 1)]
+    # As the compiled ladder (ResolvedPolicy.ladder) has it: the escalation is one step up, and stays there.
+    steps = steps[: runner.max_attempts] + [f"Attempt {k}: the escalated model again, given the failure" for k in range(4, runner.max_attempts + 1)]
     steps.append(f"After {runner.max_attempts} failed attempt{'s' if runner.max_attempts > 1 else ''}: flag for human review (status blocked; dependents do not run)")
     return steps
 
 
-def _status_rows(plan: Plan, by_id: dict[str, PlannedStory]) -> list[dict]:
-    rows = []
-    for n, ids in enumerate(plan.waves, 1):
-        families = Counter(by_id[i].family for i in ids)
-        rows.append({"wave": n, "stories": len(ids), "done": families["done"], "in_progress": families["in_progress"], "blocked": families["blocked"]})
-    return rows
+def _status(plan: Plan, targets: list[PlannedStory], waves: list[dict[str, int]]) -> str:
+    """The status tables as tasks.json has it: a story in progress has no agent yet; the run redraws them."""
+    progress = f"(see `{plan.config.paths.progress}`)"
+    agents = [("Builder", s.id, "In progress", progress) for s in targets if s.family == "in_progress"]
+    return "\n".join(status.tables(waves, agents, level=3)) + "\n"

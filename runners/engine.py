@@ -22,7 +22,7 @@ from storyc.runners.calls import AgentCalls, ModelUnavailable
 from storyc.runners.gates import GateResult, run_gates
 from storyc.runners.ladder import Build, Call, Ladder, OutOfBudget, attempts
 from storyc.runners.run import Run, load_run, reported
-from storyc.runners.stamps import file_digest, files_now, load_record, output_hash, read_out, snapshot, stamp_name, story_files, write_stamp
+from storyc.runners.stamps import file_digest, file_states, files_now, load_record, output_hash, read_out, stamp_name, story_files, write_stamp
 from storyc.runners.workspace import CACHES, MergeConflict, Workspace, open_workspace
 
 from storyc.errors import StorycError
@@ -327,7 +327,7 @@ def approved(result: AgentResult) -> bool:
 
 def stamp(run: Run, story: PlannedStory, upstream: dict, changed: list[str], *, by: str, mode: str, started: float, calls: list[Call] = (), cause: str = "") -> dict:
     """The story's stamp written (its files, their output hash, how it got there); the record returned."""
-    files = snapshot(run.root, story_files(run.root, story.files, changed, run.exclude[story.id]))
+    files = file_states(run.root, story_files(run.root, story.files, changed, run.exclude[story.id]))
     usage = sum((Usage(c.tokens["input"], c.tokens["output"], c.tokens["cache_read"], c.tokens["cache_write"]) for c in calls), Usage())
     record = {
         "story": story.id,

@@ -14,21 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from storyc.runners.credentials import SHAPES
 from storyc.runners.proc import clip, run_process
 
 from storyc.plan import Gates
 from storyc.words import short
 
-# Credentials by their shape: wrong anywhere, tests and docs included.
-SECRET_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("an Anthropic or OpenAI API key", re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{20,}")),
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Stripe secret key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
-)
 # A literal given to a name that says it is a credential: DB_PASSWORD = "…", "apiKey": "…", client_secret: '…'.
 _CREDENTIAL = r"[A-Za-z0-9_.\-]*(?:password|passwd|passwort|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)[A-Za-z0-9_\-]*"
 ASSIGNED = re.compile(rf"""(?i)(?<![A-Za-z0-9_]){_CREDENTIAL}["']?\s*(?::=|=>|[:=])\s*(?:[rbuf]{{0,2}})(["'`])([^"'`\s]{{8,}})\1""")
@@ -157,7 +148,7 @@ def secrets_gate(cwd: Path, changed: list[str]) -> GateResult:
 
 def line_findings(name: str, line: str) -> list[str]:
     """What is hard-coded in one line of the file `name`: a credential, a URL."""
-    found = [what for what, pattern in SECRET_PATTERNS if pattern.search(line)]
+    found = [what for what, pattern in SHAPES if pattern.search(line)]
     suffix = _suffix(name)
     values = [m.group(2) for m in ASSIGNED.finditer(line)]
     if suffix in BARE_VALUES and (m := ASSIGNED_BARE.match(line)):

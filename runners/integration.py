@@ -64,17 +64,17 @@ def run_sprint(root: str, plan_path: str) -> bool:
     run = load_run(root, plan_path)
     command = run.config.gates.e2e
     passed = _check(run, "E2E tests", command)[0] if command else True
-    snap = run.checkpoints.snapshot()
-    done = [sid for sid, s in snap.stories.items() if s["family"] == "done"]
+    standing = run.checkpoints.standing()
+    done = [sid for sid, s in standing.stories.items() if s["family"] == "done"]
     lines = [
         f"# Sprint summary: {run.plan.sprint.name}", "",
         f"- Finished: {time.strftime('%Y-%m-%d %H:%M:%S')}",
-        f"- Stories done: {len(done)} of {len(snap.stories)}",
+        f"- Stories done: {len(done)} of {len(standing.stories)}",
         f"- E2E: {'passed' if passed else 'FAILED'}" if command else "- E2E: no command configured",
-        f"- Cost: ${snap.cost_usd:.4f}; tokens in {snap.tokens.get('input', 0):,}, out {snap.tokens.get('output', 0):,}", "",
+        f"- Cost: ${standing.cost_usd:.4f}; tokens in {standing.tokens.get('input', 0):,}, out {standing.tokens.get('output', 0):,}", "",
         "| Story | Status | Attempts | Cost |", "| ----- | ------ | -------- | ---- |",
     ]
-    for sid, s in snap.stories.items():
+    for sid, s in standing.stories.items():
         record = load_record(run.record_file(sid)) or {}
         lines.append(f"| {sid} | {s['family']} | {len(record.get('calls', []))} | ${record.get('cost_usd', 0):.4f} |")
     if chart := gantt(last_run(run.checkpoints.events()), run.plan.sprint.name):

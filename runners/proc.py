@@ -121,11 +121,7 @@ class _HeadTail:
     def text(self, limit: int) -> str:
         if self.size <= self.keep:
             return clip(self.head.decode(errors="replace"), limit)
-        half = limit // 2
-        head = self.head.decode(errors="replace")[:half]
-        tail = self.tail.decode(errors="replace")
-        tail = tail[len(tail) - half :]
-        return _cut(head, f"{self.size - len(head.encode()) - len(tail.encode())} bytes", tail)
+        return _clip_ends(self.head, self.tail, self.size, limit)
 
 
 def _run_piped(args, *, cwd, env, timeout, shell, limit, grace, start) -> Finished:
@@ -227,12 +223,9 @@ def _read_clipped(out: BinaryIO, begin: int, limit: int) -> str:
     out.seek(begin)
     if size <= 4 * limit:  # a UTF-8 character is at most 4 bytes
         return clip(out.read().decode(errors="replace"), limit)
-    half = limit // 2
-    head = out.read(2 * limit).decode(errors="replace")[:half]
+    head = out.read(2 * limit)
     out.seek(-2 * limit, os.SEEK_END)
-    tail = out.read().decode(errors="replace")
-    tail = tail[len(tail) - half :]
-    return _cut(head, f"{size - len(head.encode()) - len(tail.encode())} bytes", tail)
+    return _clip_ends(head, out.read(), size, limit)
 
 
 def clip(text: str, limit: int) -> str:
@@ -241,6 +234,15 @@ def clip(text: str, limit: int) -> str:
         return text
     half = limit // 2
     return _cut(text[:half], f"{len(text) - 2 * half} characters", text[len(text) - half :])
+
+
+def _clip_ends(head: bytes, tail: bytes, size: int, limit: int) -> str:
+    """An output of `size` bytes clipped, from bytes of its start and of its end: the first and last `limit // 2` characters."""
+    half = limit // 2
+    first = head.decode(errors="replace")[:half]
+    last = tail.decode(errors="replace")
+    last = last[len(last) - half :]
+    return _cut(first, f"{size - len(first.encode()) - len(last.encode())} bytes", last)
 
 
 def _cut(head: str, what: str, tail: str) -> str:

@@ -97,8 +97,12 @@ def file_digest(path: Path) -> str:
         return MISSING
 
 
-def snapshot(root: Path, files: list[str]) -> dict[str, list]:
-    """path -> [size, mtime_ns, sha256]: what a later look compares against."""
+def file_states(root: Path, files: list[str], known: dict[str, list] | None = None) -> dict[str, list]:
+    """path -> [size, mtime_ns, sha256] of each of `files` that exists: what a later look compares against.
+
+    A hash in `known` (such a map from before) is reused where the size and mtime agree.
+    """
+    known = known or {}
     out = {}
     for name in files:
         path = root / name
@@ -106,7 +110,9 @@ def snapshot(root: Path, files: list[str]) -> dict[str, list]:
             st = path.stat()
         except FileNotFoundError:
             continue
-        out[name] = [st.st_size, st.st_mtime_ns, file_digest(path)]
+        seen = known.get(name)
+        same = seen and seen[0] == st.st_size and seen[1] == st.st_mtime_ns
+        out[name] = [st.st_size, st.st_mtime_ns, seen[2] if same else file_digest(path)]
     return out
 
 
@@ -143,17 +149,7 @@ def write_stamp(root: Path, out: str, record_file: Path, record: dict[str, Any])
 def files_now(root: Path, record: dict[str, Any], patterns: list[str], exclude: list[str] = ()) -> dict[str, list]:
     """The story's files as they are, reusing the record's hashes where size and mtime agree."""
     known = record.get("files", {})
-    current = {}
-    for name in story_files(root, patterns, list(known), exclude):
-        path = root / name
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            continue
-        seen = known.get(name)
-        same = seen and seen[0] == st.st_size and seen[1] == st.st_mtime_ns
-        current[name] = [st.st_size, st.st_mtime_ns, seen[2] if same else file_digest(path)]
-    return current
+    return file_states(root, story_files(root, patterns, list(known), exclude), known)
 
 
 def unchanged(root: str, record_file: str, patterns: list[str], exclude: list[str]) -> bool:

@@ -1,6 +1,6 @@
 """A story attempt into a place to work: its own git worktree, or the working tree.
 
-With `isolation = "worktree"` an attempt starts from a snapshot of the working
+With `isolation = "worktree"` an attempt starts from a commit of the working
 tree as it is (committed, uncommitted and untracked files alike, minus what
 git ignores) checked out in build/worktrees/, so that it sees every finished
 story and none in progress. When its gates pass, its change is applied to the
@@ -11,7 +11,7 @@ merge conflict, and the story runs again on the new base. The patch is kept
 The patch is what the agent changed: the worktree is staged right after the
 agent's call, before the gates run, and that index is what comes home; what the
 gates write (bytecode, caches, coverage data, reports) is removed before the
-next agent call. Bytecode and tool caches are left out of every snapshot and
+next agent call. Bytecode and tool caches are left out of every such commit and
 stage whatever the user's .gitignore says, for an agent may run the tests too.
 
 Working-tree changes are left uncommitted, like a colleague's: you review and
@@ -110,7 +110,7 @@ class Workspace:
     build: Path
     name: str
     tree: Path | None = None  # the worktree (None: working in the tree itself)
-    base: str | None = None  # the snapshot commit the worktree started from
+    base: str | None = None  # the commit of the working tree the worktree started from
     files: list[str] = field(default_factory=list)  # the story's file patterns
     linked: list[str] = field(default_factory=list)  # what git ignores at home, linked in (never staged)
     top: Path | None = None  # the repository's top folder
@@ -196,7 +196,7 @@ def open_workspace(root: Path, build: Path, name: str, isolation: str, files: li
         # storyc's own writes into the tree (tasks.json, PROGRESS.md, the board) go through a temporary
         # file and a rename: hold their locks, or `git add -A` may meet a temporary file as it vanishes.
         with lock_for(build, "tasks"), lock_for(build, "events"):
-            base = _snapshot(top, build / "locks" / f"index-{name}", top / rel, files)
+            base = _commit_working_tree(top, build / "locks" / f"index-{name}", top / rel, files)
         # No hooks: a post-checkout hook of the user's (husky, say) has no business in storyc's scratch tree.
         git(top, *NO_HOOKS, "worktree", "add", "--detach", "--force", str(tree), base)
     linked = _link_ignored(top, tree, rel.as_posix(), build, files)
@@ -205,7 +205,7 @@ def open_workspace(root: Path, build: Path, name: str, isolation: str, files: li
 
 def _link_ignored(top: Path, tree: Path, rel: str, build: Path, files: list[str]) -> list[str]:
     """Link into the worktree what git ignores in the project: node_modules, .venv, .env, a compiled
-    extension. The gates run there and need them as much as at home; a snapshot cannot carry them.
+    extension. The gates run there and need them as much as at home; a commit cannot carry them.
 
     Not linked: the build folder, caches of bytecode and tools, and the places the story names as its
     output (those it writes in the worktree, and they come home in its patch). The paths, top-relative.
@@ -248,7 +248,7 @@ def _link_ignored(top: Path, tree: Path, rel: str, build: Path, files: list[str]
     return [p for p in linked if p not in ignored]
 
 
-def _snapshot(top: Path, index: Path, root: Path | None = None, files: list[str] = ()) -> str:
+def _commit_working_tree(top: Path, index: Path, root: Path | None = None, files: list[str] = ()) -> str:
     """A commit of the working tree as it is, made without touching the user's index or branch."""
     env = {"GIT_INDEX_FILE": str(index)}
     head = git(top, "rev-parse", "--verify", "-q", "HEAD", check=False).strip()
@@ -258,7 +258,7 @@ def _snapshot(top: Path, index: Path, root: Path | None = None, files: list[str]
     _add_ignored(top, root or top, files, env=env)
     tree = git(top, "write-tree", env=env).strip()
     index.unlink(missing_ok=True)
-    # --no-gpg-sign: a snapshot is storyc's scratch commit; commit.gpgSign must not make it ask for a key.
+    # --no-gpg-sign: this is storyc's scratch commit; commit.gpgSign must not make it ask for a key.
     return git(top, "commit-tree", "--no-gpg-sign", tree, *(["-p", head] if head else []), "-m", "storyc: snapshot of the working tree").strip()
 
 
@@ -305,7 +305,7 @@ def _literal_head(pattern: str) -> str:
 
 
 def _ignore_build(build: Path) -> None:
-    """Keep storyc's build folder (worktrees, stamps) out of every snapshot."""
+    """Keep storyc's build folder (worktrees, stamps) out of every commit of the working tree."""
     marker = build / ".gitignore"
     if not marker.exists():
         atomic_write(marker, "# written by storyc: nothing here belongs in git\n*\n")

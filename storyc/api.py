@@ -198,7 +198,7 @@ def _bare(line: str) -> str:
     return line.removeprefix("**/").lstrip("/")
 
 
-def status(root: Path = Path(".")) -> tuple[Plan, progress.Snapshot]:
+def status(root: Path = Path(".")) -> tuple[Plan, progress.Standing]:
     """The compiled plan and where its run stands (from build/events.jsonl and the run lock)."""
     from storyc.errors import InputError, Where
     from storyc.files import require_root
@@ -215,4 +215,4 @@ def status(root: Path = Path(".")) -> tuple[Plan, progress.Snapshot]:
     if not plan_file.is_file():
         raise InputError("no compiled plan: nothing to report", Where(str(plan_file)), hint="run `storyc compile`, then `doit -n 4`")
     plan = load_plan(plan_file)
-    return plan, progress.snapshot(plan, read_events(build / "events.jsonl"), run_active(build))
+    return plan, progress.standing(plan, read_events(build / "events.jsonl"), run_active(build))

@@ -162,7 +162,7 @@ def status(fmt, root) -> None:
     """
     from storyc import api
     from storyc.runners import progress
-    plan, snap = api.status(root)
+    plan, standing = api.status(root)
     if fmt == "gantt":
         from storyc.runners import gantt
         from storyc.runners.checkpoints import read_events
@@ -171,9 +171,9 @@ def status(fmt, root) -> None:
         chart = gantt.gantt(gantt.last_run(events), plan.sprint.name)
         click.echo(chart) if chart else click.echo("storyc: no story has run yet: nothing to chart", err=True)
     elif fmt == "json":
-        click.echo(json.dumps(snap.as_dict(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(standing.as_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(progress.status_text(plan, snap), nl=False)
+        click.echo(progress.status_text(plan, standing), nl=False)
 
 
 def main(argv: list[str] | None = None) -> None:

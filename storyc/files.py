@@ -16,11 +16,13 @@ from filelock import BaseFileLock, FileLock, Timeout
 from storyc.errors import InputError, OutputError, StorycError, Where
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
+def atomic_write(path: str | Path, data: bytes | str, *, sync: bool = True) -> None:
     """Replace the file at `path` with `data` in one step: a reader sees the old file or the new, never half of one.
 
     A symlink is written through (the link stays a link); an existing file keeps its permission bits, a new one
     gets the umask's (and its folder is made); on any failure the temporary file is removed and the old file is left as it was.
+    `sync=False` skips the fsyncs, for files that can be regenerated at any time (a crash may then lose the newest
+    bytes, but still never leaves a torn file in place).
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -35,8 +37,9 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any new file
         with open(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
@@ -44,7 +47,14 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_folder(path.parent)
+    if sync:
+        _fsync_folder(path.parent)
+
+
+def safe_name(text: str) -> str:
+    """`text` as a file name: each run of characters other than letters, digits, `.`, `_`, `-` becomes one `_`,
+    and dots at either end are dropped (`auth/login` -> `auth_login`, `../x` -> `_x`)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip(".") or "_"
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 
 from storyc.errors import InputError, Where
+from storyc.words import table_cell
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent
 
@@ -35,11 +36,6 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
     )
     env.filters["cell"] = table_cell
     return env
-
-
-def table_cell(text: object) -> str:
-    """Text made safe for one cell of a Markdown table: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def user_templates(root: Path, templates_path: str) -> Path:

@@ -83,7 +83,7 @@ def test_the_transcript_is_the_stream_redacted(claude, tmp_path):
     assert "secretsecret" not in raw
     lines = [json.loads(line) for line in raw.splitlines()]
     assert [line.get("type") for line in lines[:2]] == ["system", "assistant"]
-    assert lines[1]["message"]["content"][0]["text"] == "my key is sk-ant-[redacted]"
+    assert lines[1]["message"]["content"][0]["text"] == "my key is [redacted]"
     assert {"raw": "not json at all"} in lines
     assert lines[-1]["end"] == "end_turn"
 

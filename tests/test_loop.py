@@ -281,8 +281,8 @@ def test_the_transcript_has_every_message_with_secrets_redacted(task):
     assert lines[1]["text"] == "Build the thing."
     assert lines[2]["tool_calls"] == [{"id": "t1", "name": "Bash", "input": {"command": "env"}}]
     result = lines[3]["tool_results"][0]
-    assert result["content"].startswith("ANTHROPIC_API_KEY=[redacted]\nAuthorization: Bearer [redacted]\nkey sk-ant-[redacted]\n")
-    assert result["content"].endswith("\n... (6084 more characters)")
+    assert result["content"].startswith("ANTHROPIC_API_KEY=[redacted]\nAuthorization: Bearer [redacted]\nkey [redacted]\n")
+    assert result["content"].endswith("\n… [6077 characters cut] …\n" + "x" * 2000)  # the head and the tail, as every clip
     assert lines[-1]["end"] == "end_turn" and lines[-1]["finished"] is True
 
 

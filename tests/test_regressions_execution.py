@@ -340,9 +340,9 @@ def test_agents_of_a_killed_run_are_not_shown_working_in_the_next(tmp_path: Path
         {"ts": 10.0, "event": "run_started"},
         {"ts": 11.0, "event": "story_started", "story": "A"},
     ]
-    snap = progress.snapshot(plan, events, running=True)
-    assert [a["story"] for a in snap.active] == ["A"]
-    assert snap.stories["B"]["family"] == "todo"
+    standing = progress.standing(plan, events, running=True)
+    assert [a["story"] for a in standing.active] == ["A"]
+    assert standing.stories["B"]["family"] == "todo"
 
 
 # ---------------------------------------------------------------- the secrets gate

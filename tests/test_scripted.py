@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from textwrap import dedent
 
 import pytest
 
+from storyc.compiler.specs import spec_path
 from storyc.plan import Price
 from storyc.errors import InputError
 from storyc.runners.agents.base import AgentTask, Budget, Usage
@@ -112,6 +113,12 @@ def test_story_ids_into_file_names(tmp_path):
     assert script_path(tmp_path, "STORY-1.2_a") == tmp_path / "STORY-1.2_a.toml"
     assert script_path(tmp_path, "auth/login ok") == tmp_path / "auth_login_ok.toml"
     assert script_path(tmp_path, "../x") == tmp_path / "_x.toml"
+
+
+def test_a_script_is_named_as_the_story_s_spec_is(tmp_path):
+    # One rule for both (storyc.files.safe_name): a run of other characters is one `_`, dots at either end go.
+    assert script_path(tmp_path, "a//b.") == tmp_path / "a_b.toml"
+    assert PurePosixPath(spec_path("build", "a//b.")).stem.startswith("a_b-")  # plus a digest: `a_b` may be another id
 
 
 # ------------------------------------------------------------------ bad scripts

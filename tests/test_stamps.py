@@ -73,17 +73,17 @@ def test_covers(pattern: str, name: str, covered: bool) -> None:
 
 
 def test_the_output_hash_is_of_paths_and_contents_in_any_order(tree: Path) -> None:
-    snap = stamps.snapshot(tree, ["src/a.py", "src/b.py", "src/missing.py"])
-    assert list(snap) == ["src/a.py", "src/b.py"]  # a file that does not exist has no entry
-    size, mtime, digest = snap["src/a.py"]
+    states = stamps.file_states(tree, ["src/a.py", "src/b.py", "src/missing.py"])
+    assert list(states) == ["src/a.py", "src/b.py"]  # a file that does not exist has no entry
+    size, mtime, digest = states["src/a.py"]
     assert size == 2 and mtime == (tree / "src/a.py").stat().st_mtime_ns and digest == stamps.file_digest(tree / "src/a.py")
-    assert stamps.output_hash(snap) == stamps.output_hash(dict(reversed(snap.items())))
+    assert stamps.output_hash(states) == stamps.output_hash(dict(reversed(states.items())))
     os.utime(tree / "src/a.py", ns=(1, 1))
-    assert stamps.output_hash(stamps.snapshot(tree, ["src/a.py", "src/b.py"])) == stamps.output_hash(snap)  # a touch changes nothing
+    assert stamps.output_hash(stamps.file_states(tree, ["src/a.py", "src/b.py"])) == stamps.output_hash(states)  # a touch changes nothing
     (tree / "src/a.py").write_text("A\n")
-    assert stamps.output_hash(stamps.snapshot(tree, ["src/a.py", "src/b.py"])) != stamps.output_hash(snap)
-    renamed = {"src/z.py" if k == "src/b.py" else k: v for k, v in snap.items()}
-    assert stamps.output_hash(renamed) != stamps.output_hash(snap)  # the same bytes elsewhere are another output
+    assert stamps.output_hash(stamps.file_states(tree, ["src/a.py", "src/b.py"])) != stamps.output_hash(states)
+    renamed = {"src/z.py" if k == "src/b.py" else k: v for k, v in states.items()}
+    assert stamps.output_hash(renamed) != stamps.output_hash(states)  # the same bytes elsewhere are another output
     assert stamps.file_digest(tree / "src/missing.py") == stamps.MISSING == stamps.file_digest(tree / "src")
 
 
@@ -96,7 +96,7 @@ def test_the_stamps_name_and_paths_follow_the_spec() -> None:
 def _stamp(root: Path, patterns: list[str], exclude: list[str] = ()) -> tuple[str, Path, dict]:
     out, record_file = stamps.out_path("build", "build/specs/A.md"), stamps.record_path(root, "build", "build/specs/A.md")
     record_file.parent.mkdir(parents=True, exist_ok=True)
-    files = stamps.snapshot(root, stamps.story_files(root, patterns, exclude=exclude))
+    files = stamps.file_states(root, stamps.story_files(root, patterns, exclude=exclude))
     record = {"story": "A", "files": files, "output_sha256": stamps.output_hash(files)}
     stamps.write_stamp(root, out, record_file, record)
     return out, record_file, record

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from filelock import FileLock, Timeout
 
+from storyc.compiler.emit import MARKER, MARKER_TEXT, write_artifacts
 from storyc.compiler.statuses import Family, family_of
 from storyc.compiler.tasks import load_tasks
 from storyc.errors import InputError, OutputError, Where
@@ -290,6 +291,22 @@ def test_atomic_write_writes_through_a_symlink(tmp_path: Path) -> None:
     link.symlink_to(target)
     atomic_write(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_recompile_rewrites_its_files_without_fsync_keeping_their_permission_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {f"build/{MARKER}": MARKER_TEXT, "build/plan.json": "{}\n"}
+    write_artifacts(tmp_path, files, "build")
+    (tmp_path / "build/plan.json").chmod(0o640)
+
+    def no_fsync(fd: int) -> None:
+        raise AssertionError("compile output is regenerated at any time: no fsync")
+
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    report = write_artifacts(tmp_path, {**files, "build/plan.json": "{\"new\": 1}\n"}, "build")
+    assert report.written == ["build/plan.json"]
+    assert (tmp_path / "build/plan.json").read_text() == '{"new": 1}\n'
+    assert stat.S_IMODE((tmp_path / "build/plan.json").stat().st_mode) == 0o640
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == [MARKER, "plan.json"]
 
 
 def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,9 +25,11 @@ def make_runner(root: Path, plan: Plan):
     home = root / config.paths.build / "agent-home"
 
     def make_executor(task):
+        from storyc.files import safe_name
+
         from .tools import ToolExecutor
 
-        return ToolExecutor(task.workspace, allowed=task.tools, home=home / task.story_id.replace("/", "_"))
+        return ToolExecutor(task.workspace, allowed=task.tools, home=home / safe_name(task.story_id))
 
     if runner.kind == "scripted":
         from .scripted import ScriptedRunner

@@ -16,12 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-# Each role is offered its own tools only (the seed's section 1).
-ROLE_TOOLS: dict[str, tuple[str, ...]] = {
-    "builder": ("Read", "Write", "Edit", "Bash"),
-    "validator": ("Bash", "Read", "Grep"),
-    "reviewer": ("Read", "Grep", "Glob"),
-}
+from storyc.roles import ROLE_TOOLS
 
 
 @dataclass(frozen=True, slots=True)

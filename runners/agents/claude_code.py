@@ -29,10 +29,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from storyc.runners.credentials import redact
 from storyc.runners.proc import program_problem, run_process, scrubbed_env
 
 from .base import FIX_KIND, AgentResult, AgentTask, RunnerUnavailable, Usage
-from .loop import Transcript, redact
+from .loop import Transcript
 
 # Claude Code's result subtypes, as our stop words.
 STOPS = {"success": "end_turn", "error_max_turns": "max_turns", "error_max_budget_usd": "budget", "error_during_execution": "error"}

@@ -26,7 +26,7 @@ from storyc.runners.agents.base import (
     AgentTask,
     RunnerUnavailable,
 )
-from storyc.runners.agents.loop import redact
+from storyc.runners.credentials import redact
 from storyc.runners.proc import program_problem, run_process
 
 from storyc.files import atomic_write

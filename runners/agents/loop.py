@@ -23,13 +23,13 @@ How each stop_reason is handled:
 from __future__ import annotations
 
 import json
-import os
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from storyc.plan import Price
+from storyc.runners.credentials import redact
+from storyc.runners.proc import clip
 
 from .base import AgentResult, AgentTask, ModelClient, Usage
 from .money import cost, no_price
@@ -165,40 +165,10 @@ def _text(content: list[dict[str, Any]]) -> str:
 # ------------------------------------------------------------------ transcript
 
 CLIP = 4000
-SECRETS = [
-    (re.compile(r"sk-ant-[A-Za-z0-9_\-]+"), "sk-ant-[redacted]"),
-    (re.compile(r"\b([A-Z][A-Z0-9_]*(?:API_KEY|ACCESS_KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?))(\s*[=:]\s*)[\"']?[^\s\"']+[\"']?"), r"\1\2[redacted]"),
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]+=*"), r"\1 [redacted]"),
-    (re.compile(r"(?i)\b(x-api-key)(\s*[=:]\s*)[\"']?[^\s\"']+[\"']?"), r"\1\2[redacted]"),
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abeprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16})\b"), "[redacted]"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S), "[redacted private key]"),
-]
-SECRET_NAMES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
-
-
-def _env_secrets() -> list[str]:
-    """The values of this process's secret-looking variables (ANTHROPIC_API_KEY, AWS_SECRET_ACCESS_KEY, ...), longest first."""
-    values = {value for name, value in os.environ.items() if SECRET_NAMES.search(name) and len(value) >= 8}
-    return sorted(values, key=len, reverse=True)
-
-
-def redact(text: str) -> str:
-    """`text` without anything that looks like a key or a token, nor the value of any secret variable of our environment."""
-    for value in _env_secrets():
-        text = text.replace(value, "[redacted]")
-    for pattern, replacement in SECRETS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def _clip(text: str, limit: int = CLIP) -> str:
-    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters)"
-
-
 def _readable(value: Any) -> Any:
     """Every string redacted and clipped, so a transcript is safe to read and to share."""
     if isinstance(value, str):
-        return _clip(redact(value))
+        return clip(redact(value), CLIP)
     if isinstance(value, dict):
         return {key: _readable(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -21,8 +21,9 @@ without turns ends its turn at once with "(no script)": a reviewer approves
 only when a turn of its script says "VERDICT: APPROVE".
 
 A story id is the file name as it is when it is safe as one (letters, digits,
-`.`, `_`, `-`, not starting with `.`); otherwise every other character becomes
-`_` and leading dots are dropped (`auth/login` plays `auth_login.toml`).
+`.`, `_`, `-`, neither starting nor ending with `.`); otherwise each run of other
+characters becomes one `_` and dots at either end are dropped (`auth/login`
+plays `auth_login.toml`): the name its spec file has, without the digest.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storyc.errors import InputError, Where
-from storyc.files import parse_toml
+from storyc.files import parse_toml, safe_name
 from storyc.plan import Price
 
 from .base import AgentResult, AgentTask, Reply, Usage
@@ -48,8 +49,7 @@ EXAMPLE = '[[builder]]\nsay = "I\'ll write it."\ntool = "Write"\ninput = { file_
 
 def script_path(scripts_dir: Path, story_id: str) -> Path:
     """Where the script of `story_id` lives (see the module docstring for unsafe ids)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", story_id).lstrip(".") or "_"
-    return scripts_dir / f"{name}.toml"
+    return scripts_dir / f"{safe_name(story_id)}.toml"
 
 
 class ScriptedClient:
