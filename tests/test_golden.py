@@ -24,7 +24,7 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 EXAMPLE = REPO / "examples" / "shop"
 GOLDEN = TESTS / "golden" / "shop"
-SEED = Path("/work/shared/seed/implementation-orchestration-plan.md")
+SEED = REPO.parent / "shared" / "seed" / "implementation-orchestration-plan.md"  # ../shared, beside the repository: skipped when absent
 # Golden name -> path of the compiled artifact, relative to the compiled root.
 ARTIFACTS = {
     "plan.json": "build/plan.json",
