@@ -1,6 +1,6 @@
 """The tests' one project harness: a repository on disk (`Repo`), a fake agent outside it (`Agent`), the CLI in-process.
 
-Test modules reach these through fixtures (`repo`, `git_repo`, `repo_at`, `run_cli`),
+Test modules reach these through fixtures (`repo`, `repo_at`, `run_cli`; `repo(...).commit()` makes it a git repository),
 or import the classes as `from storyc_tests import Repo, Agent` (with
 --import-mode=importlib no test folder is on sys.path, so this module registers
 itself under that name). Fixtures live inside the repository, or at ../shared
@@ -255,20 +255,6 @@ def repo(tmp_path: Path) -> Callable[..., Repo]:
             r.config(config)
         for rel, content in (files or {}).items():
             r.write(rel, content)
-        return r
-
-    return make
-
-
-@pytest.fixture()
-def git_repo(repo: Callable[..., Repo]) -> Callable[..., Repo]:
-    """Factory: as `repo`, with a .gitignore of storyc's own files (`ignore`), committed in a fresh git repository."""
-
-    def make(*args: Any, ignore: str | None = IGNORE, **kwargs: Any) -> Repo:
-        r = repo(*args, **kwargs)
-        if ignore is not None:
-            r.write(".gitignore", ignore)
-        r.commit()
         return r
 
     return make
