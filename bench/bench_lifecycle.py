@@ -34,6 +34,10 @@ END_MARK = "<!-- bench_lifecycle:end -->"
 
 def scenario_module():
     """tests/test_lifecycle.py, for its project and solutions (one scenario, not two copies)."""
+    if "storyc_tests" not in sys.modules:  # the tests' harness (tests/conftest.py), which the scenario imports
+        harness = importlib.util.spec_from_file_location("storyc_tests", REPO / "tests" / "conftest.py")
+        sys.modules["storyc_tests"] = importlib.util.module_from_spec(harness)
+        harness.loader.exec_module(sys.modules["storyc_tests"])
     spec = importlib.util.spec_from_file_location("storyc_lifecycle", REPO / "tests" / "test_lifecycle.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,7 +1,10 @@
-"""Shared fixtures: a mini repository written from Python values, and the CLI run in-process.
+"""The tests' one project harness: a repository on disk (`Repo`), a fake agent outside it (`Agent`), the CLI in-process.
 
-Test modules reach these through fixtures (`repo`, `repo_at`, `run_cli`): with
---import-mode=importlib a test module cannot `import conftest`.
+Test modules reach these through fixtures (`repo`, `repo_at`, `run_cli`; `repo(...).commit()` makes it a git repository),
+or import the classes as `from storyc_tests import Repo, Agent` (with
+--import-mode=importlib no test folder is on sys.path, so this module registers
+itself under that name). Fixtures live inside the repository, or at ../shared
+beside it (`SHARED`); a test that needs ../shared skips when it is absent.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,6 +25,8 @@ import pytest
 from click.testing import CliRunner
 
 from storyc.cli import main
+
+sys.modules.setdefault("storyc_tests", sys.modules[__name__])  # `from storyc_tests import Repo, Agent` in a test module
 
 
 def _load(name: str, file: str) -> None:
@@ -39,6 +45,13 @@ _load("storyc_tests_mermaid", "mermaidcheck.py")  # a strict reader of the Merma
 
 TASKS = "docs/tasks/tasks.json"
 SPRINT = "docs/sprints/sprint-001.md"
+ROOT = Path(__file__).resolve().parents[1]  # the repository under test
+EXAMPLE = ROOT / "examples" / "shop"
+SHARED = ROOT.parent / "shared"  # ../shared: fixtures too large or too private to commit
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+IGNORE = "build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n"  # storyc's and doit's own files, as `storyc init` proposes
+# What a run in place leaves in examples/shop: a copy takes the example as committed.
+EXAMPLE_LITTER = shutil.ignore_patterns("build", "dodo.py", "__pycache__", ".doit.db*", ".ai")
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,73 @@ class Repo:
     def run(self, *args: str, subprocess_: bool = False) -> Run:
         return run_cli(list(args), self.root, subprocess_=subprocess_)
 
+    # A repository the way a user has one: git, the commands they type, the files they edit.
+
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text(encoding="utf-8")
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}).stdout
+
+    def commit(self, message: str = "start") -> None:
+        """Everything in the folder committed (the repository made first if need be)."""
+        if not (self.root / ".git").exists():
+            self.git("init", "-q")
+        self.git("add", "-A")
+        self.git("commit", "-qm", message)
+
+    def storyc(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """The venv's `storyc` executable, as a user types it."""
+        return subprocess.run([str(Path(sys.executable).with_name("storyc")), *args], cwd=self.root, capture_output=True, text=True, timeout=timeout)
+
+    def doit(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.root, capture_output=True, text=True, timeout=timeout, env=env)
+
+    def load(self, rel: str = TASKS) -> Any:
+        return json.loads(self.read(rel))
+
+    def edit_json(self, edit: Callable[[Any], None], rel: str = TASKS, indent: int = 4) -> None:
+        """A person's edit: the file as the last run left it on disk, changed, written back."""
+        data = self.load(rel)
+        edit(data)
+        self.write(rel, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+
+    def statuses(self) -> dict[str, str]:
+        return {s["id"]: s["status"] for s in self.load()["stories"]}
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        return [e for e in map(json.loads, self.read("build/events.jsonl").splitlines()) if kind in (None, e["event"])]
+
+    def record(self, name: str) -> dict:
+        """A story's stamp record, build/stamps/<name>.json."""
+        return self.load(f"build/stamps/{name}.json")
+
+
+class Agent:
+    """A fake coding agent: a script outside the repository (as a model's knowledge is), told by
+    behaviour.json beside it what to do, logging each call to calls.jsonl there."""
+
+    def __init__(self, folder: Path, script: str, behaviour: Any = None) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.script = folder / "agent.py"
+        self.script.write_text(script)
+        self.behave(behaviour if behaviour is not None else {})
+
+    def behave(self, behaviour: Any) -> None:
+        (self.folder / "behaviour.json").write_text(json.dumps(behaviour))
+
+    def argv(self, *placeholders: str) -> str:
+        """The `[runner] argv` TOML array that runs the script with these placeholders."""
+        return json.dumps([sys.executable, str(self.script), *placeholders])
+
+    def calls(self) -> list[dict]:
+        path = self.folder / "calls.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def reset(self) -> None:
+        (self.folder / "calls.jsonl").unlink(missing_ok=True)
+
 
 def line_of(text: str, needle: str, nth: int = 1, after: str | None = None) -> int:
     """The 1-based line of the nth occurrence of `needle` in `text`, searching from the first `after`."""
@@ -150,24 +230,31 @@ def repo_at() -> Callable[[Path], Repo]:
 
 @pytest.fixture()
 def repo(tmp_path: Path) -> Callable[..., Repo]:
-    """Factory: repo(tasks=..., sprint=..., config=..., name=...) -> Repo under tmp_path.
+    """Factory: repo(tasks=..., sprint=..., config=..., name=..., example=..., files=...) -> Repo under tmp_path.
 
     `tasks` is a dict/list (dumped as JSON), a str or bytes; `sprint` and `config`
-    are text, each written only when given.
+    are text, `files` maps more paths to content; each written only when given.
+    `example=True` starts from a copy of examples/shop as committed.
     """
     count = 0
 
-    def make(tasks: Any = None, sprint: str | None = None, config: str | None = None, name: str | None = None) -> Repo:
+    def make(tasks: Any = None, sprint: str | None = None, config: str | None = None, name: str | None = None,
+             *, example: bool = False, files: dict[str, Any] | None = None) -> Repo:
         nonlocal count
         count += 1
         r = Repo(tmp_path / (name or f"repo{count}"))
-        r.root.mkdir(parents=True)
+        if example:
+            shutil.copytree(EXAMPLE, r.root, ignore=EXAMPLE_LITTER)
+        else:
+            r.root.mkdir(parents=True)
         if tasks is not None:
             r.tasks(tasks)
         if sprint is not None:
             r.sprint(sprint)
         if config is not None:
             r.config(config)
+        for rel, content in (files or {}).items():
+            r.write(rel, content)
         return r
 
     return make

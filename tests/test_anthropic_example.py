@@ -30,7 +30,6 @@ from storyc.compiler.config import Models
 
 from storyc import api
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
 KEY = "test-key"
 HAIKU, SONNET = "claude-haiku-4-5", "claude-sonnet-4-5"
 # story -> {role: model}: builders on the planned model, a Reviewer for the M and L stories.
@@ -52,6 +51,7 @@ PRICES = Models().prices  # storyc's default price table, US dollars per million
 
 
 import storyc_tests_fakeapi as fakeapi  # loaded by conftest
+from storyc_tests import EXAMPLE, EXAMPLE_LITTER
 
 
 @dataclass
@@ -84,7 +84,7 @@ def doit(root: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("anthropic-example") / "shop"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", "dodo.py", "__pycache__", ".doit.db*"))
+    shutil.copytree(EXAMPLE, root, ignore=EXAMPLE_LITTER)
     config = root / "storyc.toml"
     text = config.read_text(encoding="utf-8")
     assert 'kind = "scripted"' in text
@@ -245,7 +245,7 @@ def test_a_second_doit_makes_no_request(run: Run) -> None:
 
 def test_a_spend_limit_stops_the_whole_run_cleanly(tmp_path: Path) -> None:
     root = tmp_path / "shop"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", "dodo.py", "__pycache__", ".doit.db*"))
+    shutil.copytree(EXAMPLE, root, ignore=EXAMPLE_LITTER)
     config = root / "storyc.toml"
     config.write_text(config.read_text(encoding="utf-8").replace('kind = "scripted"', 'kind = "anthropic"'), encoding="utf-8")
     api.build(root)

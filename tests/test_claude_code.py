@@ -11,7 +11,7 @@ from textwrap import dedent
 import pytest
 
 from storyc.runners.agents.base import AgentTask, Budget, RunnerUnavailable, Usage
-from storyc.runners.agents.claude_code import ClaudeCodeRunner
+from storyc.runners.agents.claude_code import ClaudeCodeRunner, to_result
 
 FAKE = dedent(
     """\
@@ -125,3 +125,12 @@ def test_the_preflight_wants_a_key_claude_can_see(claude, tmp_path):
     token.run(make_task(tmp_path))
     env = json.loads((tmp_path / "ws" / "call.json").read_text())["env"]
     assert env["CLAUDE_CODE_OAUTH_TOKEN"] == "sk-ant-oat01-xyz" and "ANTHROPIC_API_KEY" not in env
+
+
+# ------------------------------------------------------------ odd events (each failed before its fix)
+
+
+def test_claude_code_result_event_with_odd_numbers_does_not_raise() -> None:
+    event = {"type": "result", "subtype": "success", "num_turns": "many", "total_cost_usd": [1], "usage": ["x"]}
+    result = to_result([event], 0, False, "")
+    assert result.finished and result.turns == 0 and result.cost_usd == 0.0

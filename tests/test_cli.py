@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ import pytest
 from storyc import api
 from storyc.cli import cli, main
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
 
 def run(args: list[str]) -> tuple[int, str, str]:
@@ -30,10 +28,8 @@ def run(args: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.fixture()
-def shop(tmp_path: Path) -> Path:
-    root = tmp_path / "shop"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", "dodo.py", "__pycache__"))
-    return root
+def shop(repo) -> Path:
+    return repo(example=True, name="shop").root
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))

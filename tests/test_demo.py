@@ -15,8 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+from storyc_tests import ROOT, Repo
+
+EXAMPLES = ROOT / "examples"
 
 
 def checkout(tmp_path: Path, *, git: bool) -> Path:
@@ -24,8 +25,7 @@ def checkout(tmp_path: Path, *, git: bool) -> Path:
     root = tmp_path / "checkout"
     shutil.copytree(EXAMPLES, root / "examples", ignore=shutil.ignore_patterns("build", "dodo.py", ".doit.db*", ".ai", "__pycache__", "kanban_board.md"))
     if git:
-        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "the example"]):
-            subprocess.run(["git", *args], cwd=root, check=True, env={**os.environ, **GIT_ENV})
+        Repo(root).commit("the example")
     return root
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from storyc import api
+from storyc_tests import Agent, Repo
 
 AGENT = r'''
 import json, os, sys, time
@@ -50,10 +51,7 @@ CELL_LIMIT = 120  # characters: a table cell longer than this is not read, it is
 
 def make_project(root: Path, behaviour: dict) -> Path:
     """A git repository with the sprint compiled; the agent and its behaviour beside it."""
-    tools = root.parent / "agent"
-    tools.mkdir(parents=True)
-    (tools / "agent.py").write_text(AGENT)
-    (tools / "behaviour.json").write_text(json.dumps(behaviour))
+    agent = Agent(root.parent / "agent", AGENT, behaviour)
     tasks = {"project": "Failing", "stories": [
         {"id": sid, "title": f"Story {sid}", "size": "XS", "depends_on": deps, "files": [f"out/{sid}.txt"],
          "acceptance_criteria": [f"out/{sid}.txt says ok"], "status": "to-do"}
@@ -64,25 +62,23 @@ def make_project(root: Path, behaviour: dict) -> Path:
         "docs/sprints/sprint-001.md": "# Sprint 1: Failing\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in STORIES),
         "check.py": CHECK,
         "storyc.toml": f'[gates]\ntest = "{sys.executable} check.py"\n\n[runner]\nkind = "command"\n'
-                       f'argv = ["{sys.executable}", "{tools / "agent.py"}", "{{story_id}}", "{{attempt}}"]\nmax_attempts = 3\n',
+                       f'argv = {agent.argv("{story_id}", "{attempt}")}\nmax_attempts = 3\n',
         ".gitignore": "build/\n.ai/\ndodo.py\n__pycache__/\n",
     }
+    repo = Repo(root)
     for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
-        subprocess.run(["git", *args], cwd=root, check=True, env=env)
+        repo.write(rel, text)
+    repo.commit()
     api.build(root)
-    return tools
+    return agent.folder
 
 
 def doit(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "doit", *args], cwd=root, capture_output=True, text=True, timeout=180, check=False)
+    return Repo(root).doit(*args, timeout=180)
 
 
 def statuses(root: Path) -> dict[str, str]:
-    return {s["id"]: s["status"] for s in json.loads((root / "docs/tasks/tasks.json").read_text())["stories"]}
+    return Repo(root).statuses()
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,8 @@ from storyc.compiler import freshness
 
 
 @pytest.fixture
-def shop(repo_at, tmp_path: Path):
-    import shutil
-
-    root = tmp_path / "shop"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "shop", root, ignore=shutil.ignore_patterns("build", "dodo.py", ".ai", ".doit.db*"))
-    return repo_at(root)
+def shop(repo):
+    return repo(example=True, name="shop")
 
 
 def compiled(shop) -> dict:

@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 
 from storyc import api
+from storyc_tests import SHARED
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 EXAMPLE = REPO / "examples" / "shop"
 GOLDEN = TESTS / "golden" / "shop"
-SEED = Path("/work/shared/seed/implementation-orchestration-plan.md")
+SEED = SHARED / "seed" / "implementation-orchestration-plan.md"  # skipped when absent
 # Golden name -> path of the compiled artifact, relative to the compiled root.
 ARTIFACTS = {
     "plan.json": "build/plan.json",

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from storyc_tests import IGNORE, Agent, Repo
+
 AGENT = r'''
 import json, os, shutil, sys
 story, attempt, prompt_file = sys.argv[1:4]
@@ -78,18 +80,18 @@ SPRINT_1 = """# Sprint 1: Notes foundations
 """
 
 
-class Project:
+class Project(Repo):
     """The user's repository, and the commands they type."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.home = tmp_path / "agent"
+        super().__init__(tmp_path / "notes")
+        self.agent = Agent(tmp_path / "agent", AGENT)
+        self.home = self.agent.folder
         for sid, files in SOLUTIONS.items():
             for rel, text in files.items():
                 path = self.home / "solutions" / sid / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
-        (self.home / "agent.py").write_text(AGENT)
-        self.root = tmp_path / "notes"
         self.write("src/notes/__init__.py", "")
         self.write("tests/__init__.py", "import sys\nfrom pathlib import Path\n\nsys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'src'))\n")
         tasks = {"project": "Notes", "statuses": ["To Do", "In Progress", "Done", "Blocked"], "owner": {"team": "core"},
@@ -106,64 +108,39 @@ e2e = ""
 
 [runner]
 kind = "command"
-argv = ["{py}", "{self.home / 'agent.py'}", "{{story_id}}", "{{attempt}}", "{{prompt_file}}"]
+argv = {self.agent.argv("{story_id}", "{attempt}", "{prompt_file}")}
 """)
-        self.write(".gitignore", "build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n")
-        self.git("init", "-q")
-        self.git("add", "-A")
-        self.git("commit", "-qm", "before sprint 1")
-
-    def git(self, *args: str) -> None:
-        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-        subprocess.run(["git", *args], cwd=self.root, check=True, env=env)
-
-    def write(self, rel: str, text: str) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-    def read(self, rel: str) -> str:
-        return (self.root / rel).read_text()
+        self.write(".gitignore", IGNORE)
+        self.commit("before sprint 1")
 
     def edit_tasks(self, edit) -> None:
         """As a person edits tasks.json: the file on disk, as the last run left it."""
-        path = self.root / "docs/tasks/tasks.json"
-        data = json.loads(path.read_text())
-        edit(data)
-        path.write_text(json.dumps(data, indent=4, ensure_ascii=False) + "\n")
+        self.edit_json(edit)
 
-    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=300)
+    def storyc(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = super().storyc(*args)
         assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
         return result
 
-    def storyc(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.run(str(Path(sys.executable).with_name("storyc")), *args)
-
-    def doit(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = self.run(sys.executable, "-m", "doit", *args)
+    def doit(self, *args: str, ok: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = super().doit(*args, timeout=300, env=env)
+        assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
         if ok:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
 
     def calls(self) -> list[str]:
         """The agent calls since the last look, as `story` or `story (fix)`; the log is emptied."""
-        path = self.home / "calls.jsonl"
-        if not path.exists():
-            return []
-        calls = [json.loads(line) for line in path.read_text().splitlines()]
-        path.unlink()
+        calls = self.agent.calls()
+        self.agent.reset()
         return sorted(c["story"] + (" (fix)" if c["fix"] else "") for c in calls)
-
-    def statuses(self) -> dict[str, str]:
-        return {s["id"]: s["status"] for s in json.loads(self.read("docs/tasks/tasks.json"))["stories"]}
 
     def targets(self) -> list[str]:
         out = self.doit("list").stdout
         return sorted(line.split()[0] for line in out.splitlines() if re.match(r"N-\d", line))
 
     def causes(self) -> dict[str, str]:
-        return {e["story"]: e["cause"] for e in map(json.loads, self.read("build/events.jsonl").splitlines()) if e["event"] == "story_started"}
+        return {e["story"]: e["cause"] for e in self.events("story_started")}
 
 
 @pytest.fixture
@@ -286,13 +263,12 @@ def test_a_missing_key_stops_only_what_needs_a_model(project: Project) -> None:
     config = p.read("storyc.toml")
     p.write("storyc.toml", config.replace('kind = "command"', 'kind = "anthropic"'))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    nothing = subprocess.run([sys.executable, "-m", "doit"], cwd=p.root, capture_output=True, text=True, timeout=300, env=env)
-    assert nothing.returncode == 0 and "▶" not in nothing.stdout, nothing.stdout + nothing.stderr  # nothing stale: no key needed
+    nothing = p.doit(env=env)
+    assert "▶" not in nothing.stdout, nothing.stdout + nothing.stderr  # nothing stale: no key needed
     p.edit_tasks(lambda d: d["stories"][1]["acceptance_criteria"].append("Search ignores case"))
     tasks = p.read("docs/tasks/tasks.json")
-    stopped = subprocess.run([sys.executable, "-m", "doit", "-n", "4"], cwd=p.root, capture_output=True, text=True, timeout=300, env=env)
+    stopped = p.doit("-n", "4", ok=False, env=env)
     assert stopped.returncode != 0
-    assert "Traceback" not in stopped.stdout + stopped.stderr
     assert "storyc: cannot run the anthropic runner: no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN" in stopped.stderr
     assert p.read("docs/tasks/tasks.json") == tasks  # N-2 still Done, nothing else touched
     # Back to the agent they have: the edited story is built, and only it.
@@ -311,7 +287,7 @@ def test_a_project_without_a_gitignore_gets_only_its_agents_work(tmp_path: Path)
     assert p.calls() == ["N-1", "N-2", "N-3"]  # no merge conflict over the gates' .pyc files, no second attempt
     for patch in (p.root / "build/stamps").glob("*.patch"):
         assert "__pycache__" not in patch.read_text() and ".pyc" not in patch.read_text(), patch.name
-    untracked = subprocess.run(["git", "status", "--porcelain", "-uall"], cwd=p.root, capture_output=True, text=True, check=True).stdout
+    untracked = p.git("status", "--porcelain", "-uall")
     stories = {rel for files in SOLUTIONS.values() for rel in files}
     storycs = ("build/", "dodo.py", ".ai/", "docs/tasks/", ".doit.db", "__pycache__/dodo.")  # storyc's and doit's own
     for line in untracked.splitlines():

@@ -12,11 +12,14 @@ import pytest
 from storyc.plan import Price
 from storyc.errors import ConfigError
 from storyc.runners.agents.base import AgentTask, Budget, Reply, RunAborted, Usage
+from storyc.runners.agents import loop as loop_module
 from storyc.runners.agents.loop import ModelError, redact, run_loop
 from storyc.runners.agents.money import cost, price_for
 from storyc.runners.agents.tools import ToolResult
 
 PRICE = Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75)
+
+FREE = Price(input=0.0, output=0.0)
 
 
 def text(s: str) -> dict[str, Any]:
@@ -290,3 +293,77 @@ def test_redact():
     assert redact("export GITHUB_TOKEN='ghp_123' x") == "export GITHUB_TOKEN=[redacted] x"
     assert redact("x-api-key: sk-ant-zzz") == "x-api-key: [redacted]"
     assert redact("nothing here") == "nothing here"
+
+
+# ------------------------------------------------------------ replies that once broke the loop (each failed before its fix)
+
+
+def loop_task(tmp_path: Path, budget: Budget = Budget(), story_id: str = "S-1", model: str = "m") -> AgentTask:
+    return AgentTask(story_id, "builder", model, 1, "sys", "prompt", tmp_path / "ws", budget, tmp_path / "t.jsonl", tmp_path / "p.md")
+
+
+class Replies:
+    def __init__(self, *replies: Reply):
+        self.replies = list(replies)
+
+    def create(self, **_: Any) -> Reply:
+        return self.replies.pop(0) if self.replies else Reply([{"type": "text", "text": "done"}], "end_turn")
+
+
+class Recorder:
+    def __init__(self):
+        self.runs: list[str] = []
+        self.changed: set[str] = set()
+
+    def run(self, name: Any, input: Any) -> ToolResult:
+        self.runs.append(name)
+        return ToolResult("ok")
+
+
+def test_one_reply_of_many_tool_calls_stops_at_the_wall_clock_budget(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    now = [0.0]
+    executor = Recorder()
+    original = executor.run
+
+    def slow(name: Any, input: Any) -> ToolResult:
+        now[0] += 60.0  # each call takes a minute
+        return original(name, input)
+
+    executor.run = slow  # type: ignore[method-assign]
+    calls = [{"type": "tool_use", "id": f"t{i}", "name": "Bash", "input": {"command": "sleep 60"}} for i in range(50)]
+    result = run_loop(Replies(Reply(calls, "tool_use")), executor, loop_task(tmp_path, Budget(wall_s=300.0)), price=FREE, clock=lambda: now[0])
+    assert result.stop == "timeout"
+    assert len(executor.runs) <= 6
+
+
+def test_a_reply_of_thousands_of_tool_calls_runs_at_most_max_calls(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    executor = Recorder()
+    calls = [{"type": "tool_use", "id": f"t{i}", "name": "Read", "input": {"file_path": "x"}} for i in range(3000)]
+    run_loop(Replies(Reply(calls, "tool_use")), executor, loop_task(tmp_path), price=FREE)
+    assert len(executor.runs) == getattr(loop_module, "MAX_CALLS", 64)
+
+
+def test_tool_calls_without_id_or_name_or_with_a_duplicate_id_do_not_crash_the_loop(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    executor = Recorder()
+    calls = [
+        {"type": "tool_use", "name": "Read", "input": {}},
+        {"type": "tool_use", "id": "a", "input": {}},
+        {"type": "tool_use", "id": "b", "name": "Read", "input": {}},
+        {"type": "tool_use", "id": "b", "name": "Read", "input": {}},
+    ]
+    result = run_loop(Replies(Reply(calls, "tool_use")), executor, loop_task(tmp_path), price=FREE)
+    assert result.finished
+    assert executor.runs == [None, "Read"]  # no id and the duplicate are not run; a missing name is the executor's error
+
+
+def test_redact_hides_env_secret_values_and_common_key_shapes(monkeypatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "proxy-key-0123456789")  # a key through a proxy need not start sk-ant-
+    text = redact(
+        "key proxy-key-0123456789\nAWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG\nid AKIAIOSFODNN7EXAMPLE\n"
+        "gh ghp_0123456789abcdefghijABCDEFGHIJ012345\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"
+    )
+    for secret in ("proxy-key-0123456789", "wJalrXUtnFEMI", "AKIAIOSFODNN7EXAMPLE", "ghp_0123", "MIIE"):
+        assert secret not in text

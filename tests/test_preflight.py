@@ -21,12 +21,8 @@ from pathlib import Path
 
 import pytest
 import storyc_tests_fakeapi as fakeapi  # loaded by conftest
+from storyc_tests import IGNORE, TASKS, Repo
 
-AGENT = """
-import os, sys
-os.makedirs("out", exist_ok=True)
-open(os.path.join("out", sys.argv[1] + ".txt"), "w").write("ok " + sys.argv[1])
-"""
 CHECK = """
 import pathlib, sys
 sys.exit(any(not p.read_text().startswith("ok") for p in pathlib.Path("out").glob("*.txt")))
@@ -35,36 +31,27 @@ STORIES = {"A": [], "B": [], "C": ["A"]}
 SCRIPT = '[[builder]]\ntool = "Write"\ninput = {{ file_path = "out/{sid}.txt", content = "ok {sid}" }}\n'
 
 
-class Project:
+class Project(Repo):
     def __init__(self, tmp_path: Path, runner: str):
+        super().__init__(tmp_path / "repo")
         self.home = tmp_path / "home"
         self.home.mkdir()
-        self.agent = tmp_path / "agent.py"
-        self.agent.write_text(AGENT)
-        self.root = tmp_path / "repo"
         stories = [
             {"id": sid, "title": f"Story {sid}", "size": "XS", "depends_on": deps, "files": [f"out/{sid}.txt"],
              "acceptance_criteria": [f"out/{sid}.txt says ok"], "status": "to-do"}
             for sid, deps in STORIES.items()
         ]  # fmt: skip
-        self.write("docs/tasks/tasks.json", json.dumps({"project": "Preflight", "stories": stories}, indent=2) + "\n")
+        self.write(TASKS, json.dumps({"project": "Preflight", "stories": stories}, indent=2) + "\n")
         self.write("docs/sprints/sprint-001.md", "# Sprint 1: Preflight\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in STORIES))
         self.write("check.py", CHECK)
-        self.write(".gitignore", "build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n")
+        self.write(".gitignore", IGNORE)
         self.configure(runner)
-        env = {**self.env(), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
-            subprocess.run(["git", *args], cwd=self.root, check=True, env=env)
+        self.commit()
         self.compile()
         self.tasks_before = self.tasks_bytes()
 
     def configure(self, runner: str) -> None:
         self.write("storyc.toml", f'[gates]\ntest = "{sys.executable} check.py"\n\n[runner]\n{runner}\n')
-
-    def write(self, rel: str, text: str) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_") and not k.lower().endswith("_proxy") and k != "CLAUDE_CODE_OAUTH_TOKEN"}
@@ -74,20 +61,16 @@ class Project:
         done = subprocess.run([str(Path(sys.executable).with_name("storyc")), "compile"], cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
 
-    def doit(self, *args: str, **env: str) -> Run:
+    def doit(self, *args: str, **env: str) -> Run:  # type: ignore[override]  # the environment of this file's promise
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.root, env=self.env(**env), capture_output=True, text=True, timeout=240)
+        done = super().doit(*args, timeout=240, env=self.env(**env))
         return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
     def tasks_bytes(self) -> bytes:
-        return (self.root / "docs/tasks/tasks.json").read_bytes()
+        return (self.root / TASKS).read_bytes()
 
-    def statuses(self) -> dict[str, str]:
-        return {s["id"]: s["status"] for s in json.loads(self.tasks_bytes())["stories"]}
-
-    def events(self, kind: str) -> list[dict]:
-        path = self.root / "build" / "events.jsonl"
-        return [e for e in map(json.loads, path.read_text().splitlines()) if e["event"] == kind] if path.is_file() else []
+    def events(self, kind: str | None = None) -> list[dict]:
+        return super().events(kind) if (self.root / "build/events.jsonl").is_file() else []
 
 
 class Run:

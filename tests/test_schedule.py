@@ -23,6 +23,7 @@ import storyc_tests_doitclock as doitclock  # loaded by conftest
 import storyc_tests_mermaid as mermaid  # loaded by conftest
 
 from storyc import api
+from storyc_tests import IGNORE, TASKS, Agent, Repo
 
 AGENT = r'''
 import json, os, sys, time
@@ -44,33 +45,27 @@ ISSUE = {**{f"X{n}": ("XS", []) for n in range(1, 9)}, "L1": ("L", []), "L2": ("
 def project(tmp_path: Path, stories: dict[str, tuple[str, list[str]]], behaviour: dict | None = None, extra: str = "", name: str = "repo",
             isolation: str = "none") -> Path:
     """A repository with tasks.json, a sprint naming every story, storyc.toml (command runner, gate: the files say ok), compiled."""
-    tools = tmp_path / f"{name}-agent"
-    tools.mkdir()
-    (tools / "agent.py").write_text(AGENT)
-    (tools / "behaviour.json").write_text(json.dumps(behaviour or {}))
-    root = tmp_path / name
-    (root / "docs/tasks").mkdir(parents=True)
-    (root / "docs/sprints").mkdir(parents=True)
+    agent = Agent(tmp_path / f"{name}-agent", AGENT, behaviour)
+    repo = Repo(tmp_path / name)
+    root = repo.root
     tasks = [{"id": sid, "title": f"Story {sid}", "size": size, "depends_on": deps, "files": [f"out/{sid}.txt"],
               "acceptance_criteria": ["its file says ok"], "status": "todo"} for sid, (size, deps) in stories.items()]
-    (root / "docs/tasks/tasks.json").write_text(json.dumps({"project": "Schedule", "stories": tasks}, indent=2) + "\n")
-    (root / "docs/sprints/sprint-001.md").write_text("# Sprint 1: Order\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in stories))
-    (root / "check.py").write_text(CHECK)
-    (root / "storyc.toml").write_text(
+    repo.write(TASKS, json.dumps({"project": "Schedule", "stories": tasks}, indent=2) + "\n")
+    repo.write("docs/sprints/sprint-001.md", "# Sprint 1: Order\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in stories))
+    repo.write("check.py", CHECK)
+    repo.write("storyc.toml", 
         f'[gates]\ntest = "{sys.executable} check.py"\nsecrets = false\n\n[runner]\nkind = "command"\n'
-        f'argv = ["{sys.executable}", "{tools / "agent.py"}", "{{story_id}}", "{{attempt}}", "{{role}}"]\nmax_attempts = 2\n\n'
+        f'argv = {agent.argv("{story_id}", "{attempt}", "{role}")}\nmax_attempts = 2\n\n'
         f'[execution]\nisolation = "{isolation}"\n{extra}')
     if isolation == "worktree":  # a story's bad file stays in its own worktree: the others' gates never see it
-        (root / ".gitignore").write_text("build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n")
-        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
-            subprocess.run(git + args, cwd=root, check=True)
+        repo.write(".gitignore", IGNORE)
+        repo.commit()
     api.build(root)
     return root
 
 
 def doit(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "doit", *args], cwd=root, capture_output=True, text=True, timeout=180)
+    return Repo(root).doit(*args, timeout=180)
 
 
 def events(root: Path) -> list[dict]:

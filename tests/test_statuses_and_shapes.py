@@ -13,8 +13,9 @@ import pytest
 from storyc.compiler.sprint import parse_sprint
 from storyc.compiler.statuses import Family, family_of
 from storyc.compiler.tasks import load_tasks
+from storyc_tests import SHARED
 
-REAL_WORLD = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-world"
+REAL_WORLD = SHARED / "fixtures" / "real-world"
 needs_real_world = pytest.mark.skipif(not REAL_WORLD.is_dir(), reason=f"{REAL_WORLD} is absent")
 
 MakeRepo = Callable[..., Any]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -14,7 +13,6 @@ import pytest
 
 from storyc import api
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
 HAIKU, SONNET = "claude-haiku-4-5", "claude-sonnet-4-5"
 STORIES = {
     "US-001": ("User model", "S", HAIKU),
@@ -28,10 +26,9 @@ INTEGRATION = ("users-cart", "catalog-cart", "cart-checkout", "pricing-discounts
 
 
 @pytest.fixture()
-def shop(tmp_path: Path) -> Path:
+def shop(repo) -> Path:
     """A compiled copy of the example (storyc.toml, docs/, and the code its gates need)."""
-    root = tmp_path / "shop"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", "dodo.py", "__pycache__", ".doit.db*"))
+    root = repo(example=True, name="shop").root
     api.build(root)
     return root
 

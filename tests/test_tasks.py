@@ -1,4 +1,4 @@
-"""tasks.json faults that once crashed storyc or were read wrong, and the locator that points at them.
+"""compiler.tasks: tasks.json faults that once crashed storyc or were read wrong, and the locator that points at them.
 
 Each case was found by fuzzing: NaN and infinities, JSON nested deep, half a
 surrogate pair, blank ids, duplicate keys, Task Master subtasks of subtasks.

@@ -9,14 +9,15 @@ what really ran and what each call was given.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from storyc import api
+from storyc.runners.agents.base import AgentTask, Budget
+from storyc.runners.agents.command import CommandRunner, fill
+from storyc_tests import IGNORE, TASKS, Agent, Repo
 
 AGENT = r'''
 import json, os, sys
@@ -56,20 +57,17 @@ sys.exit(0 if text.startswith("ok") else 1)
 '''
 
 
-class Project:
+class Project(Repo):
     """Story A (size M: the policy asks for a Reviewer) and B, which depends on it."""
 
     def __init__(self, tmp_path: Path, behaviour: dict, max_attempts: int = 3, isolation: str = "worktree"):
-        self.tools = tmp_path / "agent"
-        self.tools.mkdir()
-        (self.tools / "agent.py").write_text(AGENT)
-        (self.tools / "behaviour.json").write_text(json.dumps(behaviour))
-        self.root = root = tmp_path / "repo"
+        super().__init__(tmp_path / "repo")
+        self.agent = Agent(tmp_path / "agent", AGENT, behaviour)
         stories = [
             {"id": "A", "title": "Polite", "size": "M", "files": ["out/A.txt"], "acceptance_criteria": ["out/A.txt is polite"], "status": "todo"},
             {"id": "B", "title": "After", "size": "XS", "depends_on": ["A"], "files": ["out/B.txt"], "status": "todo"},
         ]
-        self.write("docs/tasks/tasks.json", json.dumps({"project": "Reviewed", "stories": stories}, indent=2) + "\n")
+        self.write(TASKS, json.dumps({"project": "Reviewed", "stories": stories}, indent=2) + "\n")
         self.write("check.py", CHECK)
         self.write("storyc.toml", f"""
 [gates]
@@ -77,32 +75,18 @@ test = "{sys.executable} check.py"
 
 [runner]
 kind = "command"
-argv = ["{sys.executable}", "{self.tools / 'agent.py'}", "{{role}}", "{{prompt_file}}"]
+argv = {self.agent.argv("{role}", "{prompt_file}")}
 max_attempts = {max_attempts}
 
 [execution]
 isolation = "{isolation}"
 """)
-        self.write(".gitignore", "build/\n.doit.db*\n__pycache__/\n.ai/\ndodo.py\n")
-        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
-            subprocess.run(["git", *args], cwd=root, check=True, env=env)
-        api.build(root)
-
-    def write(self, rel: str, text: str) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-    def doit(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.root, capture_output=True, text=True, timeout=120)
+        self.write(".gitignore", IGNORE)
+        self.commit()
+        api.build(self.root)
 
     def calls(self, story: str = "A") -> list[dict]:
-        lines = (self.tools / "calls.jsonl").read_text().splitlines()
-        return [c for c in map(json.loads, lines) if c["story"] == story]
-
-    def statuses(self) -> dict[str, str]:
-        return {s["id"]: s["status"] for s in json.loads((self.root / "docs/tasks/tasks.json").read_text())["stories"]}
+        return [c for c in self.agent.calls() if c["story"] == story]
 
 
 @pytest.mark.parametrize("isolation", ["worktree", "none"])
@@ -122,7 +106,7 @@ def test_the_reviewer_asks_for_changes_the_builder_makes_them_and_the_reviewer_a
     assert (project.root / "out/A.txt").read_text() == "ok A please"
     assert project.statuses() == {"A": "done", "B": "done"}
     assert (project.root / "out/B.txt").read_text() == "ok B"
-    record = json.loads((project.root / "build/stamps/A.json").read_text())
+    record = project.record("A")
     assert [c["role"] for c in record["calls"]] == ["builder", "reviewer", "builder", "reviewer"]
 
 
@@ -144,3 +128,24 @@ def test_a_reviewer_that_edits_files_does_not_get_them_in_unchecked(tmp_path: Pa
     assert project.statuses()["A"] == "blocked"
     assert not (project.root / "out/A.txt").exists()
     assert "The Reviewer changed out/A.txt instead of only reading" in (project.root / ".ai/PROGRESS.md").read_text()
+
+
+# ------------------------------------------------------------ the runner itself
+
+
+def agent_task(tmp_path: Path, budget: Budget = Budget(), story_id: str = "S-1", model: str = "m") -> AgentTask:
+    return AgentTask(story_id, "builder", model, 1, "sys", "prompt", tmp_path / "ws", budget, tmp_path / "t.jsonl", tmp_path / "p.md")
+
+
+def test_command_transcript_is_redacted(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "ws").mkdir()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-topsecret")
+    runner = CommandRunner([sys.executable, "-c", "import os; print('cat .env:', 'ANTHROPIC_API_KEY=' + os.environ['ANTHROPIC_API_KEY'])"], 30)
+    result = runner.run(agent_task(tmp_path))
+    assert "topsecret" not in (tmp_path / "t.jsonl").read_text()
+    assert "topsecret" not in result.text
+
+
+def test_command_placeholders_are_filled_in_one_pass(tmp_path: Path) -> None:
+    filled = fill(["--id={story_id}", "--model={model}"], agent_task(tmp_path, story_id="{model}", model="claude-x"))
+    assert filled == ["--id={model}", "--model=claude-x"]

@@ -1,4 +1,4 @@
-"""A story's patch into only what its agent changed: gate litter stays out, a conflict says why.
+"""runners.workspace: a story's patch into only what its agent changed: gate litter stays out, a conflict says why.
 
 A temporary git repository whose .gitignore does not list `__pycache__/`, with the gates
 a Python project has (`python -m compileall -q src`, a test command that leaves a cache
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from storyc import api
+from storyc_tests import TASKS, Agent, Repo
 
 AGENT = r'''
 import json, os, sys, time
@@ -56,23 +57,19 @@ sys.exit(1 if broken else 0)
 LITTER = ("__pycache__", ".pyc", ".testcache", ".coverage", "reports/", "dist/gate.js")
 
 
-class Project:
+class Project(Repo):
     """src/pkg committed, two stories A and B that each add a module to it; compiled."""
 
     def __init__(self, tmp_path: Path, behaviour: dict, *, files: dict[str, list[str]] | None = None, max_attempts: int = 3,
                  gitignore: str = "build/\n.doit.db*\n"):  # what `storyc init` proposes, less __pycache__/
-        self.tools = tmp_path / "agent"
-        self.tools.mkdir()
-        (self.tools / "agent.py").write_text(AGENT)
-        (self.tools / "behaviour.json").write_text(json.dumps(behaviour))
-        self.root = tmp_path / "repo"
+        super().__init__(tmp_path / "repo")
+        self.agent = Agent(tmp_path / "agent", AGENT, behaviour)
         files = files or {"A": ["src/pkg/a.py"], "B": ["src/pkg/b.py"]}
         stories = [{"id": sid, "title": f"Story {sid}", "size": "XS", "status": "todo", "files": f} for sid, f in files.items()]
-        self.write("docs/tasks/tasks.json", json.dumps({"project": "P", "stories": stories}, indent=2) + "\n")
+        self.write(TASKS, json.dumps({"project": "P", "stories": stories}, indent=2) + "\n")
         self.write("docs/sprints/sprint-001.md", "# Sprint 1: Patches\n\n## Stories\n\n" + "".join(f"- {s}\n" for s in files))
         self.write("src/pkg/__init__.py", "VERSION = 1\n")
         self.write("tools/fake_pytest.py", FAKE_PYTEST)
-        python = json.dumps(sys.executable)
         self.write("storyc.toml", f"""
 [gates]
 typecheck = {json.dumps(f"{sys.executable} -m compileall -q src")}
@@ -80,42 +77,22 @@ test = {json.dumps(f"{sys.executable} tools/fake_pytest.py")}
 
 [runner]
 kind = "command"
-argv = [{python}, {json.dumps(str(self.tools / 'agent.py'))}, "{{story_id}}", "{{attempt}}"]
+argv = {self.agent.argv("{story_id}", "{attempt}")}
 max_attempts = {max_attempts}
 
 [execution]
 isolation = "worktree"
 """)
         self.write(".gitignore", gitignore)
-        subprocess.run(["git", "init", "-q"], cwd=self.root, check=True)
-        self.git("add", "-A")
-        self.git("commit", "-qm", "start")
+        self.commit()
         api.build(self.root)
 
-    def write(self, rel: str, text: str) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-    def git(self, *args: str) -> str:
-        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-        return subprocess.run(["git", *args], cwd=self.root, check=True, env=env, capture_output=True, text=True).stdout
-
-    def doit(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def doit(self, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[override]
         # As a user's shell has it: bytecode is written (a test environment may turn that off).
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        return subprocess.run([sys.executable, "-m", "doit", *args], cwd=self.root, capture_output=True, text=True, timeout=120, env=env)
+        return super().doit(*args, env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
 
     def calls(self, story: str) -> list[dict]:
-        lines = (self.tools / "calls.jsonl").read_text().splitlines()
-        return [c for c in map(json.loads, lines) if c["story"] == story]
-
-    def record(self, sid: str) -> dict:
-        return json.loads((self.root / "build/stamps" / f"{sid}.json").read_text())
-
-    def events(self, kind: str) -> list[dict]:
-        lines = (self.root / "build/events.jsonl").read_text().splitlines()
-        return [e for e in map(json.loads, lines) if e["event"] == kind]
+        return [c for c in self.agent.calls() if c["story"] == story]
 
     def status_paths(self) -> list[str]:
         """Every path `git status` shows in the user's tree, untracked folders opened up."""
