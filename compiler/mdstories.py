@@ -24,6 +24,8 @@ from pathlib import Path
 
 from markdown_it.token import Token
 
+from storyc.mdpos import PIPE, cell_text
+
 from .sprint import (
     _PARENTHESISED,
     EXCLUDED_HEADING,
@@ -111,12 +113,14 @@ def points_size(points: float) -> str:
 
 @dataclass(frozen=True)
 class Span:
-    """Where a status is written: `kind` cell, field or box, on a file line, from column start to end."""
+    """Where a status is written: `kind` cell, field or box, on a file line, from column start to end;
+    `anchor` is the line that names its story (the row, the checklist item, the section's heading)."""
 
     kind: str
     line: int
     start: int
     end: int
+    anchor: int
 
 
 @dataclass
@@ -182,6 +186,7 @@ class _Reader:
         self.stories: dict[str, MdStory] = {}
         self.found = Found([], False)
         self.section: MdStory | None = None  # the story whose section we are in
+        self.section_line = 0  # the line of its heading
         self.section_level = 0
         self.label: tuple[str, int] | None = None  # a "**Acceptance Criteria:**" line: what the next list holds
         self.skip_level = 0  # inside an integration section, no story is defined
@@ -278,7 +283,7 @@ class _Reader:
                     if field_role(key) in ("priority", "epic", "status", "size", "points", "hours"):
                         self.field(story, key, value.strip(), line, 0, 0)
             story.take("title", title, line)
-            self.section, self.section_level = story, level
+            self.section, self.section_level, self.section_line = story, level, line
             return
         if self.section is None and DEFINITIONS_PARENT.search(_PARENTHESISED.sub(" ", text)) and not excluded:
             self.parent_level = level
@@ -330,7 +335,7 @@ class _Reader:
             story.phase = self.phase
         if box and (story.kind == "item" or not story.spans):  # a table's or section's status stays where it is
             start, end = box.start(2), box.end(2)
-            story.spans.append(Span("box", line, start, end))
+            story.spans.append(Span("box", line, start, end, line))
             story.take("status", "done" if box.group(2) in "xX" else "todo", line)
         return True
 
@@ -410,7 +415,7 @@ class _Reader:
         plain = " ".join(_plain(value).split())
         if role == "status":
             if end > start:
-                story.spans.append(Span("field", line, start, end))
+                story.spans.append(Span("field", line, start, end, self.section_line))
             story.take("status", clean_status(plain), line)
         elif role in ("size", "points", "hours"):
             self.estimate(story, role, plain, line)
@@ -496,7 +501,7 @@ class _Reader:
             raw = self.raw[line - 1] if 0 < line <= len(self.raw) else ""
             span = cell_span(raw, column)
             if span:
-                story.spans.append(Span("cell", line, *span))
+                story.spans.append(Span("cell", line, *span, line))
             story.take("status", clean_status(plain), line)
         elif role in ("size", "points", "hours"):
             self.estimate(story, role, plain, line)
@@ -738,21 +743,8 @@ def paths_in(text: str) -> list[str]:
 
 def cell_span(raw: str, column: int) -> tuple[int, int] | None:
     """The columns of cell `column`'s text in its raw table line (the text between its pipes, without padding)."""
-    pipes = [m.start() for m in re.finditer(r"(?<!\\)\|", raw)]
-    if not pipes:
-        return None
-    bounds = ([-1] if raw[: pipes[0]].strip() else []) + pipes
-    if raw[pipes[-1] + 1 :].strip("\r \t"):
-        bounds.append(len(raw.rstrip("\r")))
-    if column + 1 >= len(bounds):
-        return None
-    a, b = bounds[column], bounds[column + 1]
-    inner = raw[a + 1 : b]
-    if not inner.strip():  # an empty cell: write after its first space
-        at = a + 1 + min(1, len(inner))
-        return at, at
-    start = a + 1 + (len(inner) - len(inner.lstrip()))
-    return start, start + len(inner.strip())
+    first = PIPE.search(raw)
+    return cell_text(raw, column + (0 if first and raw[: first.start()].strip() else 1)) if first else None
 
 
 def _text(text: str) -> str:

@@ -48,6 +48,7 @@ from .specs import spec_path, spec_text
 from .sprint import Sprint, parse_sprint
 from .tasks import (
     TaskFile,
+    file_words,
     fill_gaps,
     key_in,
     load_markdown_tasks,
@@ -394,6 +395,7 @@ def plan(inputs: Inputs, scope: list[Story], graph: StoryGraph, ordering: list, 
         integration_points=_integration_points(inputs, wave_of),
         excluded=_excluded(inputs, scope),
         pulled_in=pulled_in,
+        status_words=file_words(tf),
         spec_texts=spec_texts,
         notes=[*notes, *_status_notes(tf), *_size_note(inputs, stories)],
     )
@@ -484,7 +486,7 @@ def _planned(
     text = spec_text(fields)
     if target:
         spec_texts[fields["spec"]] = text
-    return PlannedStory(**fields, spec_sha256=hashlib.sha256(text.encode()).hexdigest())
+    return PlannedStory(**fields, status_at=tf.place(story.id), spec_sha256=hashlib.sha256(text.encode()).hexdigest())
 
 
 def _check_prices(inputs: Inputs, scope: list[Story], stories: list[PlannedStory]) -> None:

@@ -6,6 +6,7 @@ import json
 import math
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,11 +17,12 @@ from pydantic import ValidationError
 from storyc.errors import InputError, Where
 from storyc.files import read_text
 from storyc.jsonpos import JsonLocator, Pointer
-from storyc.plan import Family
+from storyc.mdpos import cell_of, id_column
+from storyc.plan import Family, StatusPlace, StatusWords
 
-from .mdstories import Found, MdStory, points_size, read_stories
+from .mdstories import Found, MdStory, clean_status, points_size, read_stories
 from .model import Origin, Story, size_for_hours
-from .statuses import normalise, read_status, unplaced_error
+from .statuses import family_of, normalise, read_status, unplaced_error
 
 # Canonical key -> the spellings people use for it, canonical first.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -59,6 +61,11 @@ class TaskFile:
     lines: dict[tuple, int] | None = None  # Markdown: (story index, field) -> line; None for JSON
     inferred: dict[str, tuple[Family, str]] = field(default_factory=dict)  # word -> (family, the part that placed it)
     _families: dict[str, Family] = field(default_factory=dict)
+    _written: list[Any] = field(default_factory=list)  # every status as written: a JSON value, a Markdown cell's or field's text
+    _ticks: Counter = field(default_factory=Counter)  # Markdown: how often each box mark ticks a box
+    # Story id -> where its status is written: in JSON (pointer, ids, status key), made a StatusPlace only for the
+    # stories planned (made while reading, 20,000 of them cost reading the file a quarter more); in Markdown its StatusPlace.
+    _places: dict[str, tuple | StatusPlace] = field(default_factory=dict)
 
     @cached_property
     def locator(self) -> JsonLocator:
@@ -71,6 +78,14 @@ class TaskFile:
 
     def where_story(self, story: Story, *rest: str | int) -> Where:
         return self.where(story._origin.pointer + rest)
+
+    def place(self, story_id: str) -> StatusPlace | None:
+        """Where the story's status is written, for the run to write it back (None: the file keeps none)."""
+        place = self._places.get(story_id)
+        if isinstance(place, tuple):
+            pointer, ids, key = place
+            return StatusPlace(pointer=list(pointer), ids=list(ids), key=key)
+        return place
 
     def family(self, story: Story) -> Family:
         return self._families[story.id]
@@ -339,6 +354,10 @@ def _story(raw: Any, pointer: Pointer, tf: TaskFile, parent: Story | None = None
             hint=_FIELD_HINTS.get(str(key), "see `storyc schema` for the shape of a task"),
         ) from None
     story._origin = Origin(pointer, source, hours, [], any(key in raw for key in ALIASES["depends_on"]) or parent is not None)
+    key = next((key for key in ALIASES["status"] if key in raw), None)
+    if key is not None:
+        tf._written.append(raw[key])
+    tf._places[story.id] = (pointer, (*tf._places[parent.id][1], str(raw_id).strip()) if parent is not None else (data["id"],), key)
     return story
 
 
@@ -481,6 +500,57 @@ def _check_statuses(tf: TaskFile) -> None:
         raise unplaced_error(unknown)
 
 
+# Task Master's own words, which its CLI accepts.
+_TASKMASTER = {
+    Family.TODO: "pending", Family.IN_PROGRESS: "in-progress", Family.DONE: "done",
+    Family.BLOCKED: "blocked", Family.DEFERRED: "deferred", Family.CANCELLED: "cancelled",
+}
+
+
+def file_words(tf: TaskFile) -> StatusWords:
+    """The file's own word for each status family, to write statuses back in: its declared `statuses`, else the
+    word of that family it uses most, else Task Master's in a Task Master file, else a default in the file's style.
+    In Markdown a word is a Status cell's or field's whole text ("✅ **Done**"), read by the word in it."""
+    extra = tf.status_words
+    markdown = tf.lines is not None
+    used = Counter(w for w in tf._written if isinstance(w, str) and w.strip())  # each word read once: a file holds few
+    cleaned = {w: clean_status(w) if markdown else w for w in used}
+    read = {w: family.value for w, word in cleaned.items() if word and (family := family_of(word, extra))}
+    write: dict[str, str] = {}
+    if tf.statuses is not None:
+        for word in tf.statuses:
+            if (family := family_of(word, extra)) is not None:
+                read.setdefault(word, family.value)
+                write.setdefault(family.value, word)
+    else:
+        style = [word for w, n in used.items() if (word := cleaned[w]) for _ in range(n)]
+        for family in Family:
+            mine = Counter({w: n for w, n in used.items() if read.get(w) == family.value})
+            if mine:
+                write[family.value] = mine.most_common(1)[0][0]
+            elif tf.shape.startswith("taskmaster"):
+                write[family.value] = _TASKMASTER[family]
+            else:
+                write[family.value] = _default_word(family, style)
+    for family, word in write.items():
+        read.setdefault(word, family)
+    return StatusWords(write=write, read=read, tick="X" if tf._ticks["X"] > tf._ticks["x"] else "x")
+
+
+def _default_word(family: Family, used: list[str]) -> str:
+    """The canonical word for `family`, cased and separated as the file's other status words are."""
+    cased = [w for w in used if w.lower() != w.upper()]
+    upper = bool(cased) and all(w == w.upper() for w in cased)
+    title = not upper and bool(cased) and all(w[0].isupper() for w in cased)  # Done, In Progress
+    seps = Counter(c for w in used for c in "-_ " if c in w.strip())
+    sep = seps.most_common(1)[0][0] if seps else (" " if title else "_")
+    parts = ["to", "do"] if family is Family.TODO and sep != "_" else family.value.split("_")  # to-do, To Do; todo
+    if title:
+        parts = [p.capitalize() for p in parts]
+    word = sep.join(parts)
+    return word.upper() if upper else word
+
+
 def _status_key(tf: TaskFile, story: Story) -> str:
     return key_in(tf, story._origin.pointer, "status")
 
@@ -500,8 +570,11 @@ def load_markdown_tasks(path: Path, text: str, status_words: dict[str, Family] |
     if not found.stories:
         raise no_stories(path, found)
     tf = TaskFile(path=path, text=text, shape="speckit" if found.phases else "sprint", project="", stories=[], status_words=status_words or {}, lines={})
+    lines = text.split("\n")
     for index, md in enumerate(found.stories):
         tf.stories.append(_md_story(md, index, tf))
+        if place := _md_place(md, lines, tf):
+            tf._places[md.id] = place
     _check_statuses(tf)
     return tf
 
@@ -536,6 +609,27 @@ def _md_story(md: MdStory, index: int, tf: TaskFile) -> Story:
     story = Story.model_validate(data)
     story._origin = Origin((index,), source, hours, [])
     return story
+
+
+def _md_place(md: MdStory, lines: list[str], tf: TaskFile) -> StatusPlace | None:
+    """Where a Markdown story's status is written, each place with the line that names the story (see StatusPlace)."""
+    spans = []
+    for span in md.spans:
+        raw = lines[span.line - 1]
+        if span.kind == "box":
+            at: int | str = span.start
+            tf._ticks[raw[span.start]] += 1
+        else:
+            tf._written.append(raw[span.start : span.end])
+            if span.kind == "cell":
+                at = cell_of(raw, span.start)
+            else:  # a field's label: the text before its value, from the field separator (` | `) before it
+                before = raw[: span.start]
+                at = before[seps[-1].end() :] if (seps := list(re.finditer(r"\s\|\s", before))) else before
+        anchor = lines[span.anchor - 1]
+        column = id_column(anchor, md.id)
+        spans.append([span.kind, span.line, at, span.anchor, cell_of(anchor, column) if span.kind == "cell" and column >= 0 else column])
+    return StatusPlace(spans=spans) if spans else None
 
 
 def no_stories(path: Path, found: Found, message: str = "") -> InputError:

@@ -15,6 +15,7 @@ from typing import Any
 
 from filelock import Timeout
 from storyc.runners import gantt, progress
+from storyc.runners.writeback import set_status
 from storyc.templates import status
 
 from storyc.files import append_line, atomic_write, lock_for
@@ -38,8 +39,6 @@ class Checkpoints:
         self.kanban_file = root / paths.kanban
         self.plan_doc = self.build / "ORCHESTRATION_PLAN.md"
         self.tasks_file = root / plan.inputs["tasks"]["path"]
-        self.tasks_tag = plan.inputs["tasks"].get("tag")  # the Task Master tag the plan was compiled from
-        self.status_words = plan.config.statuses  # [statuses] in storyc.toml
         self._seen = {"offset": 0, "events": []}  # events.jsonl read so far
 
     def event(self, kind: str, **fields: Any) -> dict:
@@ -55,11 +54,10 @@ class Checkpoints:
 
     def status(self, story_id: str, family: str) -> None:
         """The story's status in tasks.json, in place, in the file's own words."""
-        from storyc.runners.writeback import (
-            set_status,  # not at the top: `storyc status` imports this module, not the compiler
+        set_status(
+            self.tasks_file, story_id, Family(family), lock=lock_for(self.build, "tasks"),
+            place=self.plan.story(story_id).status_at, words=self.plan.status_words,
         )
-
-        set_status(self.tasks_file, story_id, Family(family), lock=lock_for(self.build, "tasks"), status_words=self.status_words, tag=self.tasks_tag)
 
     def events(self) -> list[dict]:
         """Every event so far; read once, then only what was appended since (the log only grows)."""

@@ -1,97 +1,92 @@
-"""JSON text into the line of any value, found by its path.
+"""JSON text into the place of any value in it, found by its path: its offsets and its line.
 
 `json.loads` keeps no positions, and a position-keeping parse costs more than
-the C parser. So the fast parse builds the models, and this module re-scans the
-text only when an error needs a line to point at.
+the C parser. So the fast parse reads the values, and this scanner walks the
+text only along the path asked for, stepping over each value it passes with
+json's C scanner: the compiler asks it for a line when an error needs one to
+point at, the run for the span of the one status it rewrites. The containers it
+has walked are remembered, so many questions about one text cost one walk.
 """
 
 from __future__ import annotations
 
-import json.decoder
+import json
 import re
-from functools import cached_property
 
 _WS = re.compile(r"[ \t\n\r]*")
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_LITERALS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")  # json.loads reads the last three too
+_scan_value = json.JSONDecoder().scan_once  # (value, end) of the JSON value at an offset; it reads NaN and Infinity as json.loads does
+_scan_string = json.decoder.scanstring
 
 Pointer = tuple[str | int, ...]
 
 
-class _Node:
-    __slots__ = ("start", "children")
-
-    def __init__(self, start: int, children: dict | list | None = None):
-        self.start = start
-        self.children = children
-
-
 class JsonLocator:
-    """Lines of values inside one JSON text (which must already be valid JSON)."""
+    """Places of values inside one JSON text (which must already be valid JSON: json.loads read it)."""
 
     def __init__(self, text: str):
-        # Lines are counted by "\n"; a file with old Mac line ends (CR only) is read as if it had them.
-        self.text = text.replace("\r", "\n") if "\r" in text and "\n" not in text else text
+        self.text = text
+        self._inside: dict[int, list] = {}  # a container's offset -> its members or items
 
-    @cached_property
-    def _root(self) -> _Node:
-        """The tree of nodes, read with a loop and a stack of open containers: any depth json.loads reads."""
+    def members(self, i: int) -> list[tuple[str, int, int, int]]:
+        """The members of the object at text[i], as (key, key start, value start, value end)."""
+        if (known := self._inside.get(i)) is not None:
+            return known
+        text, ws, members = self.text, _WS.match, []
+        j = ws(text, i + 1).end()
+        while text[j] != "}":
+            key, after = _scan_string(text, j + 1)
+            start = ws(text, ws(text, after).end() + 1).end()  # past the colon
+            end = _scan_value(text, start)[1]
+            members.append((key, j, start, end))
+            j = ws(text, end).end()
+            if text[j] == ",":
+                j = ws(text, j + 1).end()
+        self._inside[i] = members
+        return members
+
+    def item(self, i: int, n: int) -> int | None:
+        """The offset where item `n` of the array at text[i] starts; None when it has fewer items. Only the items
+        before it are stepped over: the first item of an array nested deeper than Python reads is found."""
+        starts = self._inside.setdefault(i, [])
         text, ws = self.text, _WS.match
-        open_: list[_Node] = []
-        key = ""
-        i = ws(text, 0).end()
-        while True:
-            node, i = self._value(i)
-            if not open_:
-                root = node
-            elif isinstance(open_[-1].children, dict):
-                open_[-1].children[key] = node  # json.loads keeps the last of duplicate keys: so does this
+        if not starts:
+            first = ws(text, i + 1).end()
+            if text[first] == "]":
+                return None
+            starts.append(first)
+        while len(starts) <= n:
+            after = ws(text, _scan_value(text, starts[-1])[1]).end()
+            if text[after] != ",":
+                return None
+            starts.append(ws(text, after + 1).end())
+        return starts[n]
+
+    def walk(self, pointer: Pointer) -> tuple[int, int]:
+        """The offset where the value at `pointer` starts, or its deepest existing parent, and how many steps of
+        `pointer` were taken (json.loads keeps the last of duplicate keys: so does this)."""
+        i = _WS.match(self.text, 0).end()
+        for taken, step in enumerate(pointer):
+            if self.text[i] == "{":
+                found = [start for key, _, start, _ in self.members(i) if key == step]
+                if not found:
+                    return i, taken
+                i = found[-1]
+            elif self.text[i] == "[" and isinstance(step, int) and step >= 0 and (start := self.item(i, step)) is not None:
+                i = start
             else:
-                open_[-1].children.append(node)
-            if node.children is not None:
-                open_.append(node)
-            i = ws(text, i).end()
-            while open_:  # close what ends here, then step to the next value (past its key in an object)
-                c = text[i]
-                if c in "]}":
-                    open_.pop()
-                    i = ws(text, i + 1).end()
-                    continue
-                if c == ",":
-                    i = ws(text, i + 1).end()
-                if isinstance(open_[-1].children, dict):
-                    key, i = json.decoder.scanstring(text, i + 1)
-                    i = ws(text, ws(text, i).end() + 1).end()  # past the colon
-                break
-            else:
-                return root
+                return i, taken
+        return i, len(pointer)
+
+    def span(self, pointer: Pointer) -> tuple[int, int]:
+        """The (start, end) offsets of the value at `pointer`; KeyError when the text has none there."""
+        start, taken = self.walk(pointer)
+        if taken < len(pointer):
+            raise KeyError(pointer[: taken + 1])
+        return start, _scan_value(self.text, start)[1]
 
     def line_of(self, pointer: Pointer) -> int:
         """1-based line of the value at `pointer`, or of its deepest existing parent."""
-        node = self._root
-        for step in pointer:
-            children = node.children
-            if isinstance(children, dict) and step in children:
-                node = children[step]
-            elif isinstance(children, list) and isinstance(step, int) and 0 <= step < len(children):
-                node = children[step]
-            else:
-                break
-        return self.text.count("\n", 0, node.start) + 1
-
-    def _value(self, i: int) -> tuple[_Node, int]:
-        """The node starting at `i` and where it ends; a container's node is empty, and ends after its bracket."""
-        c = self.text[i]
-        if c == "{":
-            return _Node(i, {}), i + 1
-        if c == "[":
-            return _Node(i, []), i + 1
-        if c == '"':
-            return _Node(i), json.decoder.scanstring(self.text, i + 1)[1]
-        match = _NUMBER.match(self.text, i)
-        if match:
-            return _Node(i), match.end()
-        for word in _LITERALS:
-            if self.text.startswith(word, i):
-                return _Node(i), i + len(word)
-        raise ValueError(f"not JSON at offset {i}")
+        start = self.walk(pointer)[0]
+        # A file with old Mac line ends (CR only) counts its lines by them.
+        end = "\r" if "\r" in self.text and "\n" not in self.text else "\n"
+        return self.text.count(end, 0, start) + 1

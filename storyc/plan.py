@@ -218,6 +218,37 @@ class ResolvedPolicy:
 
 
 @frozen
+class StatusPlace:
+    """Where a story's status is written in its tasks file, as `storyc compile` found it.
+
+    The run writes the story's status back there (runners/writeback.py), once it has checked that the
+    place still names the story (a person may edit the file while a run goes on), else found it again.
+    JSON: the story is the object at `pointer`; `ids` are the ids written in the objects the pointer
+    steps into inside lists (its parents', then its own), and `key` the member that holds its status
+    (None: it has none; a "status" member is added, unless Ralph's `passes` holds its status).
+    Markdown: `spans` are the places its status is written, each [kind, line, at, anchor, id_at]: kind
+    "cell" (at: the cell's index in its row, counted in pipes before it), "field" (at: the label before
+    the value, such as "**Status:** ") or "box" (at: the column of its mark); anchor is the line that
+    names the story (the row, the checklist item, the section's heading), id_at where its id stands on
+    that line (in a row the cell's index, else the column; -1: storyc found it nowhere on the line).
+    """
+
+    pointer: list[str | int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    key: str | None = None
+    spans: list[list] = field(default_factory=list)
+
+
+@frozen
+class StatusWords:
+    """A tasks file's own words for the status families, as `storyc compile` read them: the run writes in them."""
+
+    write: dict[str, str]  # family value -> the word written (none: the file declares `statuses` and none of that family)
+    read: dict[str, str]  # each status the file holds, as written (a Markdown cell: "✅ **Done**"), and each word above -> its family
+    tick: str = "x"  # Markdown: the mark of a ticked box, x or X as the file ticks most
+
+
+@frozen
 class PlannedStory:
     """One story of the plan: what it is, where it stands, and how it is built."""
 
@@ -229,6 +260,7 @@ class PlannedStory:
     exclude: list[str]  # patterns of later stories that may name one of its files: theirs to change, not its to watch
     status: str  # the input's own word
     family: str  # the status's Family value
+    status_at: StatusPlace | None  # where the run writes its status back; None: its file keeps none (storyc's record does)
     size: str
     size_source: str
     hours: float  # as declared (estimated_hours) or the size's band
@@ -310,6 +342,7 @@ class Plan:
     integration_points: list[IntegrationPoint]
     excluded: dict[str, list[str]]
     pulled_in: list[str]  # in scope only as unfinished dependencies (compile --with-deps)
+    status_words: StatusWords  # the tasks file's words for each status family
     spec_texts: dict[str, str]  # spec path -> the spec file's text; not in plan.json
     notes: list[str] = ()  # what the compile decided that a person should hear (where the scope came from, ...); not in plan.json
     JSON_NAMES: ClassVar[dict[str, str | None]] = {"spec_texts": None, "notes": None}
@@ -363,7 +396,9 @@ def plan_from_json(raw: dict[str, Any]) -> Plan:
                                      "critical_path", "dispatch_order", "velocity", "excluded", "pulled_in")},
         sprint=SprintInfo(**raw["sprint"]),
         config=config_from_json(raw["config"]),
-        stories=[PlannedStory(**{**s, "policy": ResolvedPolicy(**s["policy"])}) for s in raw["stories"]],
+        stories=[PlannedStory(**{**s, "policy": ResolvedPolicy(**s["policy"]), "status_at": s["status_at"] and StatusPlace(**s["status_at"])})
+                 for s in raw["stories"]],
+        status_words=StatusWords(**raw["status_words"]),
         edges=[Edge(source=e["from"], target=e["to"], kind=e["kind"], reason=e["reason"]) for e in raw["edges"]],
         integration_points=[IntegrationPoint(**p) for p in raw["integration_points"]],
         spec_texts={},

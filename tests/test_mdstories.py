@@ -8,8 +8,9 @@ import re
 from pathlib import Path
 
 from filelock import FileLock
-from storyc.plan import Family
+from storyc.plan import Family, load_plan
 
+from storyc.compiler.tasks import file_words, load_tasks
 from storyc.runners.writeback import set_status
 
 SPRINT = "docs/sprints/sprint-001.md"
@@ -167,19 +168,26 @@ def test_the_status_goes_back_into_the_sprint_file_and_nothing_else_changes(repo
     text = "# Sprint 1\n\n## Stories\n\n| ID | Title | Status |\n|----|-------|--------|\n| A-1 | One | Done |\n| A-2 | Two | Todo |\n\n### A-3: Three\n\n**Status:** Todo | **Owner:** me\n"
     r = repo(sprint=text)
     compiled(r)
+    plan = load_plan(r.root / "build/plan.json")  # where the compile says each status is written, and in which words
     path = r.root / SPRINT
     lock = FileLock(str(tmp_path / "lock"))
-    assert set_status(path, "A-2", Family.DONE, lock=lock) == "Done"
-    assert set_status(path, "A-3", Family.IN_PROGRESS, lock=lock) == "In Progress"
+
+    def run(story_id: str, family: Family) -> str | None:
+        return set_status(path, story_id, family, lock=lock, place=plan.story(story_id).status_at, words=plan.status_words)
+
+    assert run("A-2", Family.DONE) == "Done"
+    assert run("A-3", Family.IN_PROGRESS) == "In Progress"
     assert path.read_text() == text.replace("| A-2 | Two | Todo |", "| A-2 | Two | Done |").replace("**Status:** Todo |", "**Status:** In Progress |")
-    assert set_status(path, "A-1", Family.DONE, lock=lock) is None
+    assert run("A-1", Family.DONE) is None
 
 
 def test_a_story_whose_file_keeps_no_status_is_left_alone(repo, tmp_path: Path) -> None:
     text = "# Sprint 1\n\n## Stories\n\n| ID | Title |\n|----|-------|\n| A-1 | One |\n"
     r = repo(sprint=text)
-    compiled(r)
-    assert set_status(r.root / SPRINT, "A-1", Family.DONE, lock=FileLock(str(tmp_path / "lock"))) is None
+    stories, _ = compiled(r)
+    assert stories["A-1"]["status_at"] is None  # nowhere to write: storyc's record keeps its status
+    plan = load_plan(r.root / "build/plan.json")
+    assert set_status(r.root / SPRINT, "A-1", Family.DONE, lock=FileLock(str(tmp_path / "lock")), place=None, words=plan.status_words) is None
     assert r.text(SPRINT) == text
 
 
@@ -237,9 +245,11 @@ def test_write_back_ticks_the_box_of_a_spec_kit_task(repo, tmp_path: Path) -> No
     path = tmp_path / "tasks.md"
     path.write_text(SPECKIT)
     lock = FileLock(str(tmp_path / "lock"))
-    assert set_status(path, "T005", Family.DONE, lock=lock) == "x"  # one x, one X: the lower case wins the tie
-    assert set_status(path, "T005", Family.IN_PROGRESS, lock=lock) is None  # a box says done or not
-    assert set_status(path, "T001", Family.TODO, lock=lock) == " "
+    tf = load_tasks(path)
+    words = file_words(tf)
+    assert set_status(path, "T005", Family.DONE, lock=lock, place=tf.place("T005"), words=words) == "x"  # one x, one X: the lower case wins the tie
+    assert set_status(path, "T005", Family.IN_PROGRESS, lock=lock, place=tf.place("T005"), words=words) is None  # a box says done or not
+    assert set_status(path, "T001", Family.TODO, lock=lock, place=tf.place("T001"), words=words) == " "
     assert path.read_text() == SPECKIT.replace("- [ ] T005", "- [x] T005").replace("- [x] T001", "- [ ] T001")
 
 

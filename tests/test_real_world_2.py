@@ -10,13 +10,23 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from filelock import FileLock
 from storyc.compiler.mdstories import clean_status, read_stories
 from storyc.compiler.statuses import Family, family_of
-
+from storyc.compiler.tasks import file_words, load_tasks
 from storyc.runners.writeback import set_status
+
+
+def writer(path: Path) -> Callable[..., str | None]:
+    """The file as `storyc compile` leaves it for a run: a writer of statuses at the places the compile recorded,
+    in the words it read (compiled once, as a run's writes all come after its one compile)."""
+    tf = load_tasks(path)
+    words = file_words(tf)
+    return lambda story_id, family, *, lock: set_status(path, story_id, family, lock=lock, place=tf.place(story_id), words=words)
+
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real-world-2"
 SPRINT = "docs/sprints/sprint-001.md"
@@ -183,11 +193,13 @@ def test_a_status_written_back_changes_only_its_cell_or_box(tmp_path: Path, name
     places = _status_places(FIXTURES / name)
     assert places
     lock = FileLock(str(tmp_path / "lock"))
+    path = tmp_path / "copy.md"
+    path.write_bytes(original)
+    run = writer(path)
     for story_id, span in places:
         for family in (Family.DONE, Family.IN_PROGRESS, Family.TODO):
-            path = tmp_path / "copy.md"
             path.write_bytes(original)
-            set_status(path, story_id, family, lock=lock)
+            run(story_id, family, lock=lock)
             new = path.read_bytes()
             old_lines, new_lines = original.split(b"\n"), new.split(b"\n")
             assert len(old_lines) == len(new_lines)
@@ -214,25 +226,28 @@ def test_a_box_cleared_and_ticked_again_gives_back_the_very_same_bytes(tmp_path:
         original = (FIXTURES / name).read_bytes()
         path = tmp_path / Path(name).name
         path.write_bytes(original)
-        assert set_status(path, "T003", Family.TODO, lock=lock) == " "
+        run = writer(path)
+        assert run("T003", Family.TODO, lock=lock) == " "
         assert path.read_bytes().count(b"- [ ] T003") == 1
-        assert set_status(path, "T003", Family.DONE, lock=lock) == "X"  # the file ticks its boxes with X
+        assert run("T003", Family.DONE, lock=lock) == "X"  # the file ticks its boxes with X
         assert path.read_bytes() == original
-        assert set_status(path, "T003", Family.DONE, lock=lock) is None  # already done: nothing written
+        assert run("T003", Family.DONE, lock=lock) is None  # already done: nothing written
 
 
 def test_a_status_cell_keeps_the_file_s_own_words(tmp_path: Path) -> None:
     lock = FileLock(str(tmp_path / "lock"))
     path = tmp_path / "aria.md"
     shutil.copy(FIXTURES / "sprints/aria-sprint-01.md", path)
-    assert set_status(path, "ARIA-28", Family.DONE, lock=lock) == "✅ **Done**"
-    assert set_status(path, "ARIA-19", Family.TODO, lock=lock) == "⬜ To Do"
+    run = writer(path)
+    assert run("ARIA-28", Family.DONE, lock=lock) == "✅ **Done**"
+    assert run("ARIA-19", Family.TODO, lock=lock) == "⬜ To Do"
     text = path.read_text(encoding="utf-8")
     assert "| **ARIA-28** `aria-identity` sign/verify | Identity | ✅ **Done** | **code** |" in text
     assert "| **ARIA-19** Register the ARIA client | Identity | ⬜ To Do | config |" in text  # rows not lined up: none padded
     path = tmp_path / "lexi.md"
     shutil.copy(FIXTURES / "sprints/lexitrend-sprint-backlog.md", path)
-    assert set_status(path, "2.3", Family.DONE, lock=lock) == "Done"  # no Done cell yet: the word in the file's case
+    run = writer(path)
+    assert run("2.3", Family.DONE, lock=lock) == "Done"  # no Done cell yet: the word in the file's case
     assert "。| Done | Ellyn |" in path.read_text(encoding="utf-8")
-    assert set_status(path, "3.2", Family.TODO, lock=lock) is None
+    assert run("3.2", Family.TODO, lock=lock) is None
     assert path.read_bytes().endswith(b"| To Do | Ellyn | ")  # no newline at the end, as the file had none

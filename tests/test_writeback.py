@@ -9,16 +9,17 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from filelock import FileLock, Timeout
 
 from storyc.compiler.emit import MARKER, MARKER_TEXT, write_artifacts
 from storyc.compiler.statuses import Family, family_of
-from storyc.compiler.tasks import load_tasks
+from storyc.compiler.tasks import file_words, load_tasks
 from storyc.errors import InputError, OutputError, Where
 from storyc.files import append_line, atomic_write, lock_for, locked
+from storyc.plan import StatusPlace, load_plan
 from storyc.runners.writeback import set_status
 
 # ---------------------------------------------------------------------------------------------------- set_status
@@ -99,6 +100,14 @@ SHAPES = {
 }
 
 
+def writer(path: Path, **options: Any) -> Callable[..., str | None]:
+    """The file as `storyc compile` leaves it for a run: a writer of statuses at the places the compile recorded,
+    in the words it read (compiled once, as a run's writes all come after its one compile)."""
+    tf = load_tasks(path, **options)
+    words = file_words(tf)
+    return lambda story_id, family, *, lock: set_status(path, story_id, family, lock=lock, place=tf.place(story_id), words=words)
+
+
 def write(folder: Path, content: str | bytes, name: str = "tasks.json") -> Path:
     path = folder / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
@@ -113,7 +122,7 @@ def lock(tmp_path: Path) -> FileLock:
 @pytest.mark.parametrize("template, story_id, family, before, after", SHAPES.values(), ids=SHAPES.keys())
 def test_only_the_status_value_changes(tmp_path: Path, lock: FileLock, template: str, story_id: str, family: Family, before: str, after: str) -> None:
     path = write(tmp_path, template.replace("@@", before))
-    assert set_status(path, story_id, family, lock=lock) == ("true" if after == "true" else json.loads(after))
+    assert writer(path)(story_id, family, lock=lock) == ("true" if after == "true" else json.loads(after))
     assert path.read_bytes() == template.replace("@@", after).encode("utf-8")
     if "userStories" not in template:  # the compiler reads the new status back in the family written
         tf = load_tasks(path)
@@ -122,13 +131,13 @@ def test_only_the_status_value_changes(tmp_path: Path, lock: FileLock, template:
 
 def test_a_bom_stays(tmp_path: Path, lock: FileLock) -> None:
     path = write(tmp_path, b'\xef\xbb\xbf{"stories": [{"id": "A", "status": "todo"}]}\n')
-    assert set_status(path, "A", Family.DONE, lock=lock) == "done"
+    assert writer(path)("A", Family.DONE, lock=lock) == "done"
     assert path.read_bytes() == b'\xef\xbb\xbf{"stories": [{"id": "A", "status": "done"}]}\n'
 
 
 def test_a_file_of_ascii_escapes_stays_ascii(tmp_path: Path, lock: FileLock) -> None:
     path = write(tmp_path, '{"statuses": ["todo", "fertig \\u2713"], "stories": [{"id": "A", "status": "todo"}]}')
-    assert set_status(path, "A", Family.DONE, lock=lock, status_words={"fertig_✓": Family.DONE}) == "fertig ✓"
+    assert writer(path, status_words={"fertig_✓": Family.DONE})("A", Family.DONE, lock=lock) == "fertig ✓"
     assert path.read_bytes() == b'{"statuses": ["todo", "fertig \\u2713"], "stories": [{"id": "A", "status": "fertig \\u2713"}]}'
 
 
@@ -149,20 +158,21 @@ def test_a_file_of_ascii_escapes_stays_ascii(tmp_path: Path, lock: FileLock) -> 
 def test_a_word_the_file_has_not_used_follows_its_style(tmp_path: Path, lock: FileLock, others: list[str], family: Family, word: str) -> None:
     stories = [{"id": "T"}] + [{"id": f"O{i}", "status": w} for i, w in enumerate(others)]
     path = write(tmp_path, json.dumps({"stories": stories}))
-    assert set_status(path, "T", family, lock=lock) == word
+    assert writer(path)("T", family, lock=lock) == word
     assert json.loads(path.read_text())["stories"][0]["status"] == word
 
 
 def test_task_master_defaults_to_its_own_words(tmp_path: Path, lock: FileLock) -> None:
     path = write(tmp_path, '{"master": {"tasks": [{"id": 1, "status": "done"}]}}')
-    assert set_status(path, "1", Family.TODO, lock=lock) == "pending"
-    assert set_status(path, "1", Family.IN_PROGRESS, lock=lock) == "in-progress"
+    run = writer(path)
+    assert run("1", Family.TODO, lock=lock) == "pending"
+    assert run("1", Family.IN_PROGRESS, lock=lock) == "in-progress"
 
 
 def test_a_tag_picks_the_task_list(tmp_path: Path, lock: FileLock) -> None:
     text = '{"feature": {"tasks": [{"id": 1, "status": "pending"}]}, "master": {"tasks": [{"id": 1, "status": "pending"}]}}'
     path = write(tmp_path, text)
-    assert set_status(path, "1", Family.DONE, lock=lock, tag="feature") == "done"
+    assert writer(path, tag="feature")("1", Family.DONE, lock=lock) == "done"
     assert path.read_text() == text.replace('"pending"', '"done"', 1)
 
 
@@ -170,7 +180,7 @@ def test_the_same_family_changes_nothing(tmp_path: Path, lock: FileLock) -> None
     text = '{"stories": [{"id": "A", "status": "review"}]}'
     path = write(tmp_path, text)
     before = path.stat().st_mtime_ns
-    assert set_status(path, "A", Family.IN_PROGRESS, lock=lock) is None
+    assert writer(path)("A", Family.IN_PROGRESS, lock=lock) is None
     assert path.read_text() == text and path.stat().st_mtime_ns == before
 
 
@@ -178,23 +188,25 @@ def test_the_same_family_changes_nothing(tmp_path: Path, lock: FileLock) -> None
 def test_ralph_passes_says_only_done(tmp_path: Path, lock: FileLock, family: Family) -> None:
     text = '{"userStories": [{"id": "US-1", "passes": false}, {"id": "US-2", "passes": true}]}'
     path = write(tmp_path, text)
-    assert set_status(path, "US-1", family, lock=lock) is None
-    assert set_status(path, "US-2", family, lock=lock) is None
-    assert set_status(path, "US-2", Family.DONE, lock=lock) is None
+    run = writer(path)
+    assert run("US-1", family, lock=lock) is None
+    assert run("US-2", family, lock=lock) is None
+    assert run("US-2", Family.DONE, lock=lock) is None
     assert path.read_text() == text
 
 
 def test_ralph_with_a_status_key_gets_both(tmp_path: Path, lock: FileLock) -> None:
     path = write(tmp_path, '{"userStories": [{"id": "US-1", "status": "todo", "passes": false}]}')
-    assert set_status(path, "US-1", Family.IN_PROGRESS, lock=lock) == "in_progress"
+    run = writer(path)
+    assert run("US-1", Family.IN_PROGRESS, lock=lock) == "in_progress"
     assert path.read_text() == '{"userStories": [{"id": "US-1", "status": "in_progress", "passes": false}]}'
-    assert set_status(path, "US-1", Family.DONE, lock=lock) == "done"
+    assert run("US-1", Family.DONE, lock=lock) == "done"
     assert path.read_text() == '{"userStories": [{"id": "US-1", "status": "done", "passes": true}]}'
 
 
 def test_ralph_done_with_passes_false_gets_passes(tmp_path: Path, lock: FileLock) -> None:
     path = write(tmp_path, '{"userStories": [{"id": "US-1", "status": "Complete", "passes": false}]}')
-    assert set_status(path, "US-1", Family.DONE, lock=lock) == "true"
+    assert writer(path)("US-1", Family.DONE, lock=lock) == "true"
     assert path.read_text() == '{"userStories": [{"id": "US-1", "status": "Complete", "passes": true}]}'
 
 
@@ -221,28 +233,32 @@ def test_a_missing_status_is_inserted_as_its_siblings_are(tmp_path: Path, lock: 
         return text
 
     path = write(tmp_path, fill("", MISSING))
-    assert set_status(path, story_id, Family.IN_PROGRESS, lock=lock) == "in_progress"
+    assert writer(path)(story_id, Family.IN_PROGRESS, lock=lock) == "in_progress"
     assert path.read_text() == fill(inserted, MISSING)
     json.loads(path.read_text())
 
 
-def test_an_unknown_story_is_refused(tmp_path: Path, lock: FileLock) -> None:
-    text = '{"stories": [{"id": "A", "status": "todo", "subtasks": [{"id": 1}]}]}'
-    path = write(tmp_path, text)
-    with pytest.raises(InputError, match="story US-999 is not in tasks.json") as info:
-        set_status(path, "US-999", Family.DONE, lock=lock)
+def test_a_story_removed_since_the_compile_is_refused(tmp_path: Path, lock: FileLock) -> None:
+    path = write(tmp_path, '{"stories": [{"id": "A", "status": "todo", "subtasks": [{"id": 1}]}, {"id": "B"}]}')
+    run = writer(path)
+    text = '{"stories": [{"id": "A", "status": "todo"}, {"id": "1", "subtasks": [{"id": "B"}]}]}'  # A.1 and B gone
+    path.write_text(text)
+    with pytest.raises(InputError, match="story A.1 is not in tasks.json") as info:
+        run("A.1", Family.DONE, lock=lock)
     assert info.value.where == Where(str(path), 0)
     assert "changed since" in info.value.hint
-    with pytest.raises(InputError, match="story 1 is not in"):  # a subtask's id is its parent's and its own
-        set_status(path, "1", Family.DONE, lock=lock)
+    with pytest.raises(InputError, match="story B is not in"):  # a subtask of that id is another story
+        run("B", Family.DONE, lock=lock)
     assert path.read_text() == text
 
 
 @pytest.mark.parametrize("text", ['{"stories": [{"id": "A", "status": "todo"},]}', '{"stories": [{"id": "A"', ""])
 def test_invalid_json_is_refused_and_the_file_untouched(tmp_path: Path, lock: FileLock, text: str) -> None:
-    path = write(tmp_path, text)
+    path = write(tmp_path, '{"stories": [{"id": "A", "status": "todo"}]}')
+    run = writer(path)
+    path.write_text(text)
     with pytest.raises(InputError, match="tasks.json is no longer valid JSON") as info:
-        set_status(path, "A", Family.DONE, lock=lock)
+        run("A", Family.DONE, lock=lock)
     assert "did not write" in info.value.hint
     assert path.read_text() == text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "tasks.json"]
@@ -252,17 +268,186 @@ def test_a_family_the_declared_list_lacks_is_refused(tmp_path: Path, lock: FileL
     text = '{"statuses": ["todo", "done"], "stories": [{"id": "A", "status": "todo"}]}'
     path = write(tmp_path, text)
     with pytest.raises(InputError, match="declares no status for blocked"):
-        set_status(path, "A", Family.BLOCKED, lock=lock)
+        writer(path)("A", Family.BLOCKED, lock=lock)
     assert path.read_text() == text
 
 
 def test_a_large_file_is_cheap(tmp_path: Path, lock: FileLock) -> None:
     stories = [{"id": f"US-{i:05}", "title": f"Story {i}", "status": "todo", "files": [f"src/m{i}.py"]} for i in range(10_000)]
     path = write(tmp_path, json.dumps({"stories": stories}, indent=2))
+    run = writer(path)
     start = time.perf_counter()
-    assert set_status(path, "US-09999", Family.DONE, lock=lock) == "done"
+    assert run("US-09999", Family.DONE, lock=lock) == "done"
     assert time.perf_counter() - start < 1.0
     assert json.loads(path.read_text())["stories"][-1]["status"] == "done"
+
+
+# ---------------------------------------------------------------------------------------------------- during a run
+# A run compiles once, then writes many statuses: its own earlier writes, and a person's edits, come between.
+
+
+def test_a_run_s_earlier_writes_move_nothing_it_writes_later(tmp_path: Path, lock: FileLock) -> None:
+    text = '{"stories": [\n  {"id": "A", "title": "a"},\n  {"id": "B", "status": "todo"},\n  {"id": "C", "state": "open", "x": 1}\n]}\n'
+    path = write(tmp_path, text)
+    run = writer(path)
+    assert run("A", Family.IN_PROGRESS, lock=lock) == "in_progress"  # a status member added: B and C move on
+    assert run("B", Family.IN_PROGRESS, lock=lock) == "in_progress"  # a longer word: C moves on again
+    assert run("C", Family.BLOCKED, lock=lock) == "blocked"
+    assert run("A", Family.DONE, lock=lock) == "done"  # the member this run added is the one rewritten
+    assert run("B", Family.IN_PROGRESS, lock=lock) is None  # the word this run wrote reads back in its family
+    assert path.read_text() == (
+        '{"stories": [\n  {"id": "A", "title": "a", "status": "done"},\n  {"id": "B", "status": "in_progress"},\n'
+        '  {"id": "C", "state": "blocked", "x": 1}\n]}\n'
+    )
+
+
+def test_a_run_writes_the_words_the_file_had_when_compiled(tmp_path: Path, lock: FileLock) -> None:
+    path = write(tmp_path, '{"stories": [{"id": "A", "status": "complete"}, {"id": "B", "status": "todo"}]}')
+    run = writer(path)
+    assert run("A", Family.TODO, lock=lock) == "todo"  # its one word for done is gone from the file now
+    assert run("B", Family.DONE, lock=lock) == "complete"  # still the file's word, not a default
+    assert path.read_text() == '{"stories": [{"id": "A", "status": "todo"}, {"id": "B", "status": "complete"}]}'
+
+
+def test_a_story_a_person_moved_during_the_run_is_written_where_it_is_now(tmp_path: Path, lock: FileLock) -> None:
+    path = write(tmp_path, '{"master": {"tasks": [{"id": 1, "status": "pending", "subtasks": [{"id": 1, "status": "pending"}, {"id": 2, "status": "pending"}]},'
+                           ' {"id": 2, "status": "pending"}]}}')
+    run = writer(path)
+    # Meanwhile a person adds a task at the top, moves task 1 below task 2 and its subtask 2 above subtask 1.
+    edited = (
+        '{"master": {"tasks": [\n  {"id": 3, "status": "pending", "subtasks": [{"id": 2, "status": "pending"}]},\n  {"id": 2, "status": "pending"},\n'
+        '  {"id": 1, "status": "pending", "subtasks": [{"id": 2, "status": "pending"}, {"id": 1, "status": "pending"}]}]}}'
+    )
+    path.write_text(edited)
+    assert run("1.2", Family.DONE, lock=lock) == "done"
+    assert run("2", Family.IN_PROGRESS, lock=lock) == "in-progress"
+    assert path.read_text() == (
+        edited.replace('{"id": 2, "status": "pending"},\n', '{"id": 2, "status": "in-progress"},\n')
+        .replace('"subtasks": [{"id": 2, "status": "pending"}, {"id": 1', '"subtasks": [{"id": 2, "status": "done"}, {"id": 1')
+    )
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        '{"stories": [{"id": "A", "status": "todo"}, {"id": "B2", "status": "todo"}]}',  # renamed
+        '{"stories": [{"id": "B", "status": "todo"}, {"id": "A", "status": "todo"}, {"id": "B", "status": "done"}]}',  # moved, and two of it
+        '{"stories": [{"id": "A", "status": "todo", "subtasks": [{"id": "B", "status": "todo"}]}]}',  # another story now
+        '{"tasks": [{"id": "A", "status": "todo"}, {"id": "B", "status": "todo"}]}',  # another list
+        '{"stories": [{"id": "A", "status": "todo"}, "B"]}',
+    ],
+    ids=["renamed", "twice", "a subtask", "another list", "no object"],
+)
+def test_a_story_moved_beyond_recognition_is_refused_and_the_file_untouched(tmp_path: Path, lock: FileLock, edited: str) -> None:
+    path = write(tmp_path, '{"stories": [{"id": "A", "status": "todo"}, {"id": "B", "status": "todo"}]}')
+    run = writer(path)
+    path.write_text(edited)
+    with pytest.raises(InputError, match="story B is not in tasks.json") as info:
+        run("B", Family.DONE, lock=lock)
+    assert "compile again" in info.value.hint and "did not write" in info.value.hint
+    assert path.read_text() == edited
+    if '"stories"' in edited:
+        assert run("A", Family.DONE, lock=lock) == "done"  # the others are still written
+
+
+SPRINT_FILE = """# Sprint 1
+
+## Stories
+
+| ID   | Title | Status      |
+| ---- | ----- | ----------- |
+| A-1  | One   | Todo        |
+| A-2  | Two   | Todo        |
+
+### A-3: Three
+
+Some text.
+**Status:** Todo | **Owner:** me
+
+## Chores
+
+- [ ] A-4 Four
+"""
+
+
+def test_a_markdown_file_s_earlier_writes_move_nothing_it_writes_later(tmp_path: Path, lock: FileLock) -> None:
+    path = write(tmp_path, SPRINT_FILE, "sprint.md")
+    run = writer(path)
+    assert run("A-1", Family.IN_PROGRESS, lock=lock) == "In Progress"  # padded to the column
+    assert run("A-1", Family.BLOCKED, lock=lock) == "Blocked"
+    assert run("A-3", Family.IN_PROGRESS, lock=lock) == "In Progress"  # a longer field: the next field moves on
+    assert run("A-3", Family.DONE, lock=lock) == "Done"
+    assert run("A-4", Family.DONE, lock=lock) == "x"
+    assert run("A-3", Family.DONE, lock=lock) is None
+    assert path.read_text() == (
+        SPRINT_FILE.replace("| A-1  | One   | Todo        |", "| A-1  | One   | Blocked     |")
+        .replace("**Status:** Todo |", "**Status:** Done |").replace("- [ ] A-4", "- [x] A-4")
+    )
+
+
+def test_a_markdown_story_a_person_moved_during_the_run_is_written_where_it_is_now(tmp_path: Path, lock: FileLock) -> None:
+    path = write(tmp_path, SPRINT_FILE, "sprint.md")
+    run = writer(path)
+    edited = (
+        SPRINT_FILE.replace("## Stories\n", "## Stories\n\nA note added during the run.\n")  # every line moves down
+        .replace("| A-1  | One   | Todo        |\n| A-2  | Two   | Todo        |\n", "| A-2  | Two   | Todo        |\n| A-1  | One   | Todo        |\n")
+        .replace("Some text.\n", "Some text.\nMore text.\n")  # the field moves within its section
+        .replace("- [ ] A-4 Four\n", "- [ ] A-5 Five\n- [ ] A-4 Four\n")
+    )
+    path.write_text(edited)
+    assert run("A-1", Family.DONE, lock=lock) == "Done"
+    assert run("A-3", Family.IN_PROGRESS, lock=lock) == "In Progress"
+    assert run("A-4", Family.DONE, lock=lock) == "x"
+    assert path.read_text() == (
+        edited.replace("| A-1  | One   | Todo        |", "| A-1  | One   | Done        |")
+        .replace("**Status:** Todo |", "**Status:** In Progress |").replace("- [ ] A-4", "- [x] A-4")
+    )
+
+
+@pytest.mark.parametrize(
+    "story_id, old, new",
+    [
+        ("A-1", "| A-1  | One   | Todo        |", "| A-10 | One   | Todo        |"),  # renamed
+        ("A-1", "| A-1  | One   | Todo        |\n| A-2  | Two   | Todo        |", "| A-0  | Zero  | Todo        |\n| A-1  | One   | Todo        |\n| A-1  | Two   | Todo        |"),  # moved, and two rows of it
+        ("A-3", "### A-3: Three", "### A-30: Three"),
+        ("A-3", "**Status:** Todo | **Owner:** me", "Status unknown"),  # the field gone
+        ("A-4", "- [ ] A-4 Four", "- A-4 Four"),  # no box
+    ],
+)
+def test_a_markdown_story_moved_beyond_recognition_is_refused_and_the_file_untouched(tmp_path: Path, lock: FileLock, story_id: str, old: str, new: str) -> None:
+    path = write(tmp_path, SPRINT_FILE, "sprint.md")
+    run = writer(path)
+    edited = SPRINT_FILE.replace(old, new)
+    path.write_text(edited)
+    with pytest.raises(InputError, match=f"story {story_id} is not in sprint.md") as info:
+        run(story_id, Family.DONE, lock=lock)
+    assert "compile again" in info.value.hint
+    assert path.read_text() == edited
+
+
+def test_a_field_under_a_setext_heading_is_found_again(tmp_path: Path, lock: FileLock) -> None:
+    text = "# Sprint\n\n## Stories\n\nUS-1: One\n---------\n\n**Status:** Todo\n\nUS-2: Two\n---------\n\nText.\n**Status:** Todo\n"
+    path = write(tmp_path, text, "sprint.md")
+    run = writer(path)
+    edited = text.replace("## Stories\n", "## Stories\n\nA note.\n").replace("Text.\n", "")
+    path.write_text(edited)
+    assert run("US-2", Family.DONE, lock=lock) == "Done"
+    assert run("US-1", Family.IN_PROGRESS, lock=lock) == "In Progress"
+    assert path.read_text() == edited.replace("**Status:** Todo", "**Status:** In Progress", 1).replace("**Status:** Todo", "**Status:** Done")
+
+
+def test_a_run_writes_where_its_compiled_plan_says_after_a_person_s_edit(repo, tmp_path: Path) -> None:
+    """Through the real commands: `storyc compile`, a person's edit, and the write the run makes from plan.json."""
+    r = repo(tasks={"stories": [{"id": "US-1", "status": "todo"}, {"id": "US-2", "status": "pending"}]})
+    assert r.run("compile").code == 0
+    plan = load_plan(r.root / "build/plan.json")
+    assert plan.story("US-2").status_at == StatusPlace(pointer=["stories", 1], ids=["US-2"], key="status")
+    assert plan.status_words.write["done"] == "done" and plan.status_words.read["pending"] == "todo"
+    path = r.root / plan.inputs["tasks"]["path"]
+    path.write_text('{"stories": [{"id": "US-0", "status": "todo"}, {"id": "US-2", "status": "pending"}, {"id": "US-1", "status": "todo"}]}')
+    at = plan.story("US-2").status_at
+    assert set_status(path, "US-2", Family.DONE, lock=lock_for(r.root / "build", "tasks"), place=at, words=plan.status_words) == "done"
+    assert [s["status"] for s in json.loads(path.read_text())["stories"]] == ["todo", "done", "todo"]
 
 
 # ---------------------------------------------------------------------------------------------------- files
@@ -375,11 +560,12 @@ def test_locked_gives_up_with_an_output_error(tmp_path: Path) -> None:
 
 def test_set_status_waits_only_as_long_as_its_lock_says(tmp_path: Path) -> None:
     path = write(tmp_path, '{"stories": [{"id": "A", "status": "todo"}]}')
+    run = writer(path)
     outcome: list[str] = []
 
     def other() -> None:
         try:
-            set_status(path, "A", Family.DONE, lock=lock_for(tmp_path / "build", "tasks", timeout=0.05))
+            run("A", Family.DONE, lock=lock_for(tmp_path / "build", "tasks", timeout=0.05))
         except OutputError as exc:
             outcome.append(exc.message)
 
@@ -427,14 +613,14 @@ def _family(process: int, thread: int, k: int) -> Family:
     return FAMILIES[(k + process + thread) % len(FAMILIES)]
 
 
-def _writer(path: Path, build: Path, process: int) -> None:
+def _writer(write_status: Callable[..., str | None], build: Path, process: int) -> None:
     failures: list[Exception] = []
 
     def run(thread: int) -> None:
         lock = lock_for(build, "tasks")  # built here: a lock does not cross a fork
         try:
             for k in range(UPDATES):
-                set_status(path, _story_id(process, thread, k), _family(process, thread, k), lock=lock)
+                write_status(_story_id(process, thread, k), _family(process, thread, k), lock=lock)
         except Exception as exc:  # reported through the exit code
             failures.append(exc)
 
@@ -471,7 +657,8 @@ def test_parallel_writers_lose_nothing_and_a_reader_never_sees_a_torn_file(tmp_p
     stop, results = ctx.Event(), ctx.Queue()
     reader = ctx.Process(target=_reader, args=(path, set(ids), stop, results))
     reader.start()
-    writers = [ctx.Process(target=_writer, args=(path, build, p)) for p in range(PROCESSES)]
+    run = writer(path)  # before the writers: a run compiles once
+    writers = [ctx.Process(target=_writer, args=(run, build, p)) for p in range(PROCESSES)]
     for w in writers:
         w.start()
     for w in writers:
