@@ -36,6 +36,7 @@ from pathlib import Path
 from statistics import median
 
 from sections import write_section
+
 from storyc.compiler.graph import StoryGraph, shared_files
 from storyc.plan import Plan, load_plan
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-from storyc.templates.render import render
 
 from storyc.errors import OutputError, Where
 from storyc.files import atomic_write
 from storyc.plan import Plan, json_fields
 
+from ..templates.render import render
 from .specs import SPEC_DIR
 from .view import document_view
 

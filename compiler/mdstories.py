@@ -26,6 +26,7 @@ from markdown_it.token import Token
 
 from storyc.mdpos import PIPE, cell_text
 
+from .model import SIZE_WORDS, hours_of
 from .sprint import (
     _PARENTHESISED,
     EXCLUDED_HEADING,
@@ -36,7 +37,7 @@ from .sprint import (
     _table,
     block_tokens,
 )
-from .statuses import family_of
+from .statuses import family_of, normalise
 
 # ---------------------------------------------------------------- the vocabulary
 
@@ -448,15 +449,12 @@ class _Reader:
         """A size ("M", "M (4 hours)", "S (2)"), points ("5", "2.5") or hours ("4h", "1.5d"); anything else is an error."""
         if not text or NO_VALUE.match(text):
             return
-        from .statuses import normalise
-        from .tasks import SIZE_WORDS, _hours
-
         head = re.split(r"[\s(/]", text, maxsplit=1)[0]
         if size := SIZE_WORDS.get(normalise(head)):
             story.take("size", size, line)
         elif role != "hours" and (number := re.fullmatch(r"(\d+(?:\.\d+)?)\s*(?:pts?|points?|sp)?", text, re.I)):
             story.take("points", float(number.group(1)), line)
-        elif role != "points" and _hours(text) is not None:
+        elif role != "points" and hours_of(text) is not None:
             story.take("hours", text, line)
         else:
             expected = {"size": "a size (XS, S, M, L, XL)", "points": "a number of story points", "hours": 'a duration such as "4h" or "1.5d"'}[role]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +18,28 @@ SIZE_HOURS: dict[str, float] = {"XS": 1.0, "S": 3.0, "M": 6.0, "L": 12.0, "XL": 
 
 def size_for_hours(hours: float) -> str:
     return next((size for limit, size in SIZE_BANDS if hours < limit), "XL")
+
+
+# Size words as people write them (normalised: lower case, runs of separators as "_").
+SIZE_WORDS = {
+    "xs": "XS", "xsmall": "XS", "extra_small": "XS", "x_small": "XS", "tiny": "XS",
+    "s": "S", "small": "S", "m": "M", "medium": "M", "l": "L", "large": "L",
+    "xl": "XL", "xlarge": "XL", "x_large": "XL", "extra_large": "XL",
+}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|d|days?|w|weeks?)?\s*$", re.I)
+_UNIT_HOURS = {"d": 8.0, "w": 40.0}
+
+
+def hours_of(value: Any) -> float | None:
+    """Hours from a number or a duration string; None unless finite and not negative (NaN, 1e400 are no estimate)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        hours = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        hours = float(m.group(1)) * _UNIT_HOURS.get((m.group(2) or "h")[0].lower(), 1.0)
+    else:
+        return None
+    return float(hours) if 0 <= hours <= sys.float_info.max else None
 
 
 @dataclass(slots=True)

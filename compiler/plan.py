@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import jinja2
-from storyc.templates.render import environment, template_digest, user_templates
 
 from storyc import __version__
 from storyc.errors import ConfigError, GraphError, InputError, Where
@@ -30,6 +29,7 @@ from storyc.plan import (
 )
 from storyc.words import count
 
+from ..templates.render import environment, template_digest, user_templates
 from .config import (
     GATE_NAMES,
     SIZES,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,7 +20,7 @@ from storyc.mdpos import cell_of, id_column
 from storyc.plan import Family, StatusPlace, StatusWords
 
 from .mdstories import Found, MdStory, clean_status, points_size, read_stories
-from .model import Origin, Story, size_for_hours
+from .model import SIZE_WORDS, Origin, Story, hours_of, size_for_hours
 from .statuses import family_of, normalise, read_status, unplaced_error
 
 # Canonical key -> the spellings people use for it, canonical first.
@@ -34,17 +33,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 HOURS_KEYS = ("estimated_hours", "estimatedHours", "estimate", "hours")
 LIST_KEYS = ("stories", "tasks", "userStories", "user_stories", "items")
-SIZE_WORDS = {
-    "xs": "XS", "xsmall": "XS", "extra_small": "XS", "x_small": "XS", "tiny": "XS",
-    "s": "S", "small": "S", "m": "M", "medium": "M", "l": "L", "large": "L",
-    "xl": "XL", "xlarge": "XL", "x_large": "XL", "extra_large": "XL",
-}
 # A \uXXXX escape of a UTF-16 surrogate: a high-low pair, a lone half, or `\\` (an escaped backslash, skipped).
 _SURROGATE_START = re.compile(r"\\u[dD][89a-fA-F]")  # one quick search, faster than two `in`
 _SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})|\\\\")
 MARKDOWN = (".md", ".markdown", ".mdown", ".mkd")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|hr|hrs|hours?|d|days?|w|weeks?)?\s*$", re.I)
-_UNIT_HOURS = {"d": 8.0, "w": 40.0}
 
 
 @dataclass
@@ -440,7 +432,7 @@ def _size(data: dict, raw: dict, pointer: Pointer, tf: TaskFile) -> tuple[str, s
         return size, "size", None
     for key in HOURS_KEYS:
         if key in raw and raw[key] is not None:
-            hours = _hours(raw[key])
+            hours = hours_of(raw[key])
             if hours is None:
                 raise InputError(
                     f"task {data['id']}: cannot read {key} {raw[key]!r} as a duration",
@@ -454,15 +446,6 @@ def _size(data: dict, raw: dict, pointer: Pointer, tf: TaskFile) -> tuple[str, s
     return "M", "default", None
 
 
-def _hours(value: Any) -> float | None:
-    """Hours from a number or a duration string; None unless finite and not negative (NaN, 1e400 are no estimate)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        hours = value
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        hours = float(m.group(1)) * _UNIT_HOURS.get((m.group(2) or "h")[0].lower(), 1.0)
-    else:
-        return None
-    return float(hours) if 0 <= hours <= sys.float_info.max else None
 
 
 def key_in(tf: TaskFile, pointer: Pointer, canonical: str) -> str:
@@ -584,7 +567,7 @@ def _md_story(md: MdStory, index: int, tf: TaskFile) -> Story:
     for name, line in md.lines.items():
         tf.lines[(index, {"criteria": "acceptance_criteria"}.get(name, name))] = line
     size, source, hours = md.size, "size", None
-    if size is None and md.hours is not None and (hours := _hours(md.hours)) is not None:
+    if size is None and md.hours is not None and (hours := hours_of(md.hours)) is not None:
         size, source = size_for_hours(hours), "estimate"
     elif size is None and md.points is not None:
         size, source = points_size(md.points), "points"
@@ -680,7 +663,7 @@ def fill_gaps(tf: TaskFile, sprint_path: Path) -> list[str]:
             story.depends_on = deps
             took.append("dependencies")
         if story._origin.size_source == "default" and (md.size or md.points is not None or md.hours):
-            hours = _hours(md.hours) if md.hours else None
+            hours = hours_of(md.hours) if md.hours else None
             story.size = md.size or (size_for_hours(hours) if hours is not None else points_size(md.points or 0))
             story._origin.size_source, story._origin.hours = ("size" if md.size else "estimate" if hours is not None else "points"), hours
             took.append("size")

@@ -6,13 +6,13 @@ import shlex
 from collections import Counter
 
 import jinja2
-from storyc.templates import status
-from storyc.templates.render import prompt_name, render
 
 from storyc.plan import Edge, IntegrationPoint, Plan, PlannedStory, Policy
 from storyc.roles import ROLE_TOOLS
 from storyc.words import count
 
+from ..templates import status
+from ..templates.render import prompt_name, render
 from .plan import TEST_GATES
 
 TOOLS = {role.title(): ", ".join(tools) for role, tools in ROLE_TOOLS.items()}

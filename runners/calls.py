@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from storyc.runners.agents.base import AgentResult, AgentTask, Budget
-from storyc.runners.ladder import API_RETRIES, Call
-from storyc.runners.run import Run
-from storyc.templates.render import environment, prompt_name, render, user_templates
-
 from storyc.files import atomic_write
 from storyc.plan import PlannedStory
+
+from ..templates.render import environment, prompt_name, render, user_templates
+from .agents.base import AgentResult, AgentTask, Budget
+from .ladder import API_RETRIES, Call
+from .run import Run
 
 
 class ModelUnavailable(Exception):

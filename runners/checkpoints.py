@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from filelock import Timeout
-from storyc.runners import gantt, progress
-from storyc.runners.writeback import set_status
-from storyc.templates import status
 
 from storyc.files import append_line, atomic_write, lock_for
 from storyc.plan import Family, Plan
+
+from ..templates import status
+from . import gantt, progress
+from .writeback import set_status
 
 LOG_MARK = "<!-- storyc: the log below is append-only -->"
 BOARD_START = "<!-- storyc: board (regenerated) -->"

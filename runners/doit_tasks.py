@@ -115,7 +115,7 @@ def plan_tasks(plan: Plan, root: str, plan_path: str):
     a worker is free, and a story that becomes ready later goes ahead of every story not met
     yet, which (the order putting the longest remaining path first) is less urgent.
     """
-    from storyc.runners import stamps
+    from . import stamps
 
     build = plan.build
     targets = plan.targets
@@ -180,25 +180,25 @@ def plan_tasks(plan: Plan, root: str, plan_path: str):
 
 
 def story_action(root: str, plan_path: str, story_id: str) -> bool:
-    from storyc.runners.engine import run_story
+    from .engine import run_story
 
     return _act(run_story, root, plan_path, story_id)
 
 
 def wave_action(root: str, plan_path: str, wave: int) -> bool:
-    from storyc.runners.integration import run_wave
+    from .integration import run_wave
 
     return _act(run_wave, root, plan_path, wave)
 
 
 def point_action(root: str, plan_path: str, slug: str) -> bool:
-    from storyc.runners.integration import run_point
+    from .integration import run_point
 
     return _act(run_point, root, plan_path, slug)
 
 
 def sprint_action(root: str, plan_path: str) -> bool:
-    from storyc.runners.integration import run_sprint
+    from .integration import run_sprint
 
     return _act(run_sprint, root, plan_path)
 
@@ -294,7 +294,7 @@ class StorycReporter(ConsoleReporter):
     def _checkpoints(self):
         """The run's checkpoints, opened when a story first runs: a run with nothing stale writes nothing."""
         if self.checkpoints is None and self.build is not None:
-            from storyc.runners.checkpoints import Checkpoints
+            from .checkpoints import Checkpoints
 
             self.checkpoints = Checkpoints(self.root, load_plan(self.build / "plan.json"))
         return self.checkpoints
@@ -341,7 +341,7 @@ class StorycReporter(ConsoleReporter):
             self.write(f"-- {task.name}\n")
 
     def _finish(self, task, mark: str) -> None:
-        from storyc.runners.stamps import load_record
+        from .stamps import load_record
 
         self.running = [n for n in self.running if n != task.name]
         self.done += mark == "✓"
@@ -357,7 +357,7 @@ class StorycReporter(ConsoleReporter):
             for task, fail in self.failed:
                 self.write("".join(self._failure(task, fail, {}, None)))
             return
-        from storyc.runners.checkpoints import read_events
+        from .checkpoints import read_events
 
         if _RUN.stopping:
             for worker in multiprocessing.active_children():  # a second Ctrl-C: doit stopped them; they finish putting back

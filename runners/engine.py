@@ -16,18 +16,18 @@ import re
 import sys
 import time
 
-from storyc.runners.agents import preflight
-from storyc.runners.agents.base import AgentResult, RunAborted, RunnerUnavailable, Usage
-from storyc.runners.calls import AgentCalls, ModelUnavailable
-from storyc.runners.gates import GateResult, run_gates
-from storyc.runners.ladder import Build, Call, Ladder, OutOfBudget, attempts
-from storyc.runners.run import Run, load_run, reported
-from storyc.runners.stamps import file_digest, file_states, files_now, load_record, output_hash, read_out, stamp_name, story_files, write_stamp
-from storyc.runners.workspace import CACHES, MergeConflict, Workspace, open_workspace
-
 from storyc.errors import StorycError
 from storyc.plan import PlannedStory
 from storyc.words import count, short
+
+from .agents import preflight
+from .agents.base import AgentResult, RunAborted, RunnerUnavailable, Usage
+from .calls import AgentCalls, ModelUnavailable
+from .gates import GateResult, run_gates
+from .ladder import Build, Call, Ladder, OutOfBudget, attempts
+from .run import Run, load_run, reported
+from .stamps import file_digest, file_states, files_now, load_record, output_hash, read_out, stamp_name, story_files, write_stamp
+from .workspace import CACHES, MergeConflict, Workspace, open_workspace
 
 VERDICT = re.compile(r"^\s*VERDICT:\s*(APPROVE|CHANGES_REQUESTED)\s*$", re.M)
 GATE_TIMEOUT = 1800.0

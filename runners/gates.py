@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyc.runners.credentials import SHAPES
-from storyc.runners.proc import clip, run_process
-
 from storyc.plan import Gates
 from storyc.words import short
+
+from .credentials import SHAPES
+from .proc import clip, run_process
 
 # A literal given to a name that says it is a credential: DB_PASSWORD = "…", "apiKey": "…", client_secret: '…'.
 _CREDENTIAL = r"[A-Za-z0-9_.\-]*(?:password|passwd|passwort|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)[A-Za-z0-9_\-]*"

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import time
 
-from storyc.runners.engine import StoryRun
-from storyc.runners.gantt import gantt, last_run
-from storyc.runners.gates import log_footer, log_header
-from storyc.runners.proc import run_process
-from storyc.runners.run import Run, load_run, reported
-from storyc.runners.stamps import load_record, stamp_name
-from storyc.runners.workspace import git_toplevel, redo_patch, undo_patch
-
 from storyc.files import atomic_write
+
+from .engine import StoryRun
+from .gantt import gantt, last_run
+from .gates import log_footer, log_header
+from .proc import run_process
+from .run import Run, load_run, reported
+from .stamps import load_record, stamp_name
+from .workspace import git_toplevel, redo_patch, undo_patch
 
 TIMEOUT = 3600.0
 

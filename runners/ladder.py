@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from storyc.runners.agents.base import Budget
+from .agents.base import Budget
 
 API_RETRIES = 3  # agent calls in a row that end in a model API error before the story gives up for this run
 

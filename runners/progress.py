@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storyc.plan import Plan
-from storyc.templates import status
 from storyc.words import count, short, table_cell
+
+from ..templates import status
 
 FAMILY_OF_EVENT = {
     "story_started": "in_progress",

@@ -12,13 +12,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyc.runners.agents import make_runner
-from storyc.runners.agents.base import Runner
-from storyc.runners.checkpoints import Checkpoints
-from storyc.runners.stamps import MISSING, exclusions, out_path, read_out, record_path
-
 from storyc.errors import StorycError
 from storyc.plan import Config, Plan, PlannedStory, load_plan
+
+from .agents import make_runner
+from .agents.base import Runner
+from .checkpoints import Checkpoints
+from .stamps import MISSING, exclusions, out_path, read_out, record_path
 
 
 @dataclass

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from storyc.runners.stamps import story_files
-
 from storyc.errors import OutputError, Where
 from storyc.files import atomic_write, lock_for
+
+from .stamps import story_files
 
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "storyc", "GIT_AUTHOR_EMAIL": "storyc@localhost",
            "GIT_COMMITTER_NAME": "storyc", "GIT_COMMITTER_EMAIL": "storyc@localhost"}

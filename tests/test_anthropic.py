@@ -8,14 +8,14 @@ from pathlib import Path
 
 import anthropic
 import pytest
+from storyc_tests_fakeapi import FakeAPI  # loaded by conftest
+
+from storyc.errors import ConfigError
 from storyc.plan import Price
 from storyc.runners.agents.anthropic import NO_KEY, AnthropicRunner, default_sdk_client
 from storyc.runners.agents.base import AgentTask, Budget, RunAborted, RunnerUnavailable, Usage
 from storyc.runners.agents.money import cost
 from storyc.runners.agents.tools import ToolExecutor
-from storyc_tests_fakeapi import FakeAPI  # loaded by conftest
-
-from storyc.errors import ConfigError
 
 PRICE = Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75)
 PRICES = {"claude-test": PRICE}

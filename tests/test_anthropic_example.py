@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from storyc.compiler.config import Models
 
 from storyc import api
+from storyc.compiler.config import Models
 
 KEY = "test-key"
 HAIKU, SONNET = "claude-haiku-4-5", "claude-sonnet-4-5"

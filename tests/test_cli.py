@@ -14,7 +14,6 @@ from storyc import api
 from storyc.cli import cli, main
 
 
-
 def run(args: list[str]) -> tuple[int, str, str]:
     """storyc's real entry point, in process: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from storyc_tests import IGNORE, TASKS, Agent, Repo
 
 from storyc import api
 from storyc.runners.agents.base import AgentTask, Budget
 from storyc.runners.agents.command import CommandRunner, fill
-from storyc_tests import IGNORE, TASKS, Agent, Repo
 
 AGENT = r'''
 import json, os, sys

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from storyc_tests import IGNORE, TASKS, Agent, Repo
 
 from storyc import api
-from storyc_tests import IGNORE, TASKS, Agent, Repo
 
 AGENT = r'''
 import json, os, sys, time

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from storyc_tests import Agent, Repo
 
 from storyc import api
-from storyc_tests import Agent, Repo
 
 AGENT = r'''
 import json, os, sys, time

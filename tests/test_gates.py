@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storyc.runners.gates import secrets_gate
 from storyc_tests import Repo
+
+from storyc.runners.gates import secrets_gate
 
 
 def _gate(tmp_path: Path, files: dict[str, str], committed: dict[str, str] | None = None):

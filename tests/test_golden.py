@@ -17,9 +17,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from storyc_tests import SHARED
 
 from storyc import api
-from storyc_tests import SHARED
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

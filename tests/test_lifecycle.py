@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from storyc_tests import IGNORE, Agent, Repo
 
 AGENT = r'''

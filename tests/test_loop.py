@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from storyc.plan import Price
 from storyc.errors import ConfigError
-from storyc.runners.agents.base import AgentTask, Budget, Reply, RunAborted, Usage
+from storyc.plan import Price
 from storyc.runners.agents import loop as loop_module
+from storyc.runners.agents.base import AgentTask, Budget, Reply, RunAborted, Usage
 from storyc.runners.agents.loop import ModelError, redact, run_loop
 from storyc.runners.agents.money import cost, price_for
 from storyc.runners.agents.tools import ToolResult

@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 from filelock import FileLock
-from storyc.plan import Family, load_plan
 
 from storyc.compiler.tasks import file_words, load_tasks
+from storyc.plan import Family, load_plan
 from storyc.runners.writeback import set_status
 
 SPRINT = "docs/sprints/sprint-001.md"

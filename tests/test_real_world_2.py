@@ -14,6 +14,7 @@ from typing import Callable
 
 import pytest
 from filelock import FileLock
+
 from storyc.compiler.mdstories import clean_status, read_stories
 from storyc.compiler.statuses import Family, family_of
 from storyc.compiler.tasks import file_words, load_tasks

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import storyc_tests_doitclock as doitclock  # loaded by conftest
 import storyc_tests_mermaid as mermaid  # loaded by conftest
+from storyc_tests import IGNORE, TASKS, Agent, Repo
 
 from storyc import api
-from storyc_tests import IGNORE, TASKS, Agent, Repo
 
 AGENT = r'''
 import json, os, sys, time

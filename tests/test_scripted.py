@@ -8,8 +8,8 @@ from textwrap import dedent
 import pytest
 
 from storyc.compiler.specs import spec_path
-from storyc.plan import Price
 from storyc.errors import InputError
+from storyc.plan import Price
 from storyc.runners.agents.base import AgentTask, Budget, Usage
 from storyc.runners.agents.scripted import ScriptedClient, ScriptedRunner, script_path
 from storyc.runners.agents.tools import ToolExecutor

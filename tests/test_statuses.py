@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+
 from storyc.compiler.statuses import Family, read_status
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from storyc_tests import SHARED
 
 from storyc.compiler.sprint import parse_sprint
 from storyc.compiler.statuses import Family, family_of
 from storyc.compiler.tasks import load_tasks
-from storyc_tests import SHARED
 
 REAL_WORLD = SHARED / "fixtures" / "real-world"
 needs_real_world = pytest.mark.skipif(not REAL_WORLD.is_dir(), reason=f"{REAL_WORLD} is absent")

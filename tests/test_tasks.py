@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import pytest
 
-from storyc.jsonpos import JsonLocator
 from storyc.compiler.tasks import load_tasks
 from storyc.errors import InputError
+from storyc.jsonpos import JsonLocator
 
 MakeRepo = Callable[..., Any]
 TASKS = "docs/tasks/tasks.json"

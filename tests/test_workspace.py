@@ -15,8 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from storyc import api
 from storyc_tests import TASKS, Agent, Repo
+
+from storyc import api
 
 AGENT = r'''
 import json, os, sys, time

@@ -29,9 +29,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from storyc.runners.credentials import redact
-from storyc.runners.proc import program_problem, run_process, scrubbed_env
-
+from ..credentials import redact
+from ..proc import program_problem, run_process, scrubbed_env
 from .base import FIX_KIND, AgentResult, AgentTask, RunnerUnavailable, Usage
 from .loop import Transcript
 

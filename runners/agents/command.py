@@ -20,16 +20,16 @@ import os
 import re
 from pathlib import Path
 
-from storyc.runners.agents.base import (
+from storyc.files import atomic_write
+
+from ..credentials import redact
+from ..proc import program_problem, run_process
+from .base import (
     FIX_KIND,
     AgentResult,
     AgentTask,
     RunnerUnavailable,
 )
-from storyc.runners.credentials import redact
-from storyc.runners.proc import program_problem, run_process
-
-from storyc.files import atomic_write
 
 PLACEHOLDERS = ("story_id", "role", "prompt_file", "model", "attempt", "workspace")
 

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storyc.plan import Price
-from storyc.runners.credentials import redact
-from storyc.runners.proc import clip
 
+from ..credentials import redact
+from ..proc import clip
 from .base import AgentResult, AgentTask, ModelClient, Usage
 from .money import cost, no_price
 from .tools import tool_schemas

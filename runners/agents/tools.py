@@ -26,7 +26,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from storyc.runners.proc import clip, run_process, scrubbed_env
+from ..proc import clip, run_process, scrubbed_env
 
 ALL_TOOLS = ("Read", "Write", "Edit", "Bash", "Grep", "Glob")
 
