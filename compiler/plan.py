@@ -19,6 +19,7 @@ from storyc import __version__
 from storyc.errors import ConfigError, GraphError, InputError, Where
 from storyc.files import read_text, require_root
 from storyc.plan import (
+    SCHEMA_VERSION,
     Edge,
     Family,
     IntegrationPoint,
@@ -56,7 +57,6 @@ from .tasks import (
     no_stories,
 )
 
-SCHEMA_VERSION = 1
 # Status is an output and the stamp decides: every story in scope is a target whatever its
 # status (a done one is up to date, rebuilt or adopted by its stamp), a cancelled one aside.
 TARGET_FAMILIES = {Family.TODO, Family.IN_PROGRESS, Family.BLOCKED, Family.DEFERRED, Family.DONE}

@@ -2,6 +2,6 @@
 
 # The one place the version is written: pyproject.toml reads it from here
 # (importlib.metadata would cost every `storyc` start 20 ms).
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]

@@ -20,6 +20,10 @@ from storyc.errors import OutputError, Where
 
 frozen = dataclass(frozen=True, slots=True)
 
+# plan.json's shape: raised whenever a field is added, renamed or changes meaning.
+# 2: the ladder, exclusions, status places and the file's status words are compiled in.
+SCHEMA_VERSION = 2
+
 
 class Family(str, Enum):
     """What a status word means to storyc; tasks.json keeps the file's own word."""
@@ -391,6 +395,8 @@ def load_plan(path: Path) -> Plan:
 
 def plan_from_json(raw: dict[str, Any]) -> Plan:
     """plan.json's object into a Plan; a key missing or unknown is a KeyError or a TypeError (see load_plan)."""
+    if raw.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"schema {raw.get('schema_version')!r}, storyc {raw.get('storyc_version')!r}; this storyc reads schema {SCHEMA_VERSION}")
     return Plan(
         **{key: raw[key] for key in ("schema_version", "storyc_version", "project", "inputs", "waves",
                                      "critical_path", "dispatch_order", "velocity", "excluded", "pulled_in")},

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from storyc import api
+from storyc import __version__, api
 from storyc.compiler.config import load_config
 from storyc.compiler.emit import plan_json
 from storyc.errors import ConfigError, OutputError
-from storyc.plan import Config, Family, Plan, PlannedStory, Policy, Price, ResolvedPolicy, Runner, load_plan
+from storyc.plan import SCHEMA_VERSION, Config, Family, Plan, PlannedStory, Policy, Price, ResolvedPolicy, Runner, load_plan
 from storyc.runners.stamps import exclusions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,6 +153,7 @@ EDITS = {
     "prices as a list": lambda raw: raw["config"]["models"].update(prices=[]),
     "no config": lambda raw: raw.pop("config"),
     "an edge without its reason": lambda raw: raw["edges"][0].pop("reason"),
+    "a plan of the schema before": lambda raw: raw.update(schema_version=1),
 }
 
 
@@ -165,6 +166,8 @@ def test_a_plan_it_cannot_read_is_an_output_error(compiled: tuple[Path, Plan], t
         load_plan(path)
     assert f"{path} cannot be read as a compiled plan" in caught.value.message
     assert "storyc compile" in caught.value.hint and caught.value.exit_code == 2
+    if edit == "a plan of the schema before":  # said as such, not as a field that happens to be missing
+        assert f"schema 1, storyc '{__version__}'; this storyc reads schema {SCHEMA_VERSION}" in caught.value.message
 
 
 @pytest.mark.parametrize("text", ["", "{", '{"schema_version": 1}', "[]", "\udcff"], ids=["empty", "torn", "nearly empty", "a list", "not UTF-8"])
