@@ -11,7 +11,6 @@ arguments: doit's process mode pickles them.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
@@ -23,7 +22,6 @@ from pathlib import Path
 
 from doit.exceptions import DependencyError, SetupError, TaskFailed, UnmetDependency
 from doit.reporter import ConsoleReporter
-from filelock import Timeout
 
 from storyc.plan import Plan, load_plan
 from storyc.words import count, short
@@ -66,7 +64,6 @@ class _Run:
 
 _RUN = _Run()
 INTERRUPTED = "interrupted"  # in build/locks/abort: no action starts any more
-BACK_TO_TODO = "the run was interrupted"  # the engine's reason for a story it puts back
 
 
 def _interrupt(signum, frame):
@@ -249,7 +246,9 @@ class StorycReporter(ConsoleReporter):
     While it runs: `[done/total]`, the stories running and the cost so far. At
     the end: one line per failed or blocked story with its reason and its log,
     one line for what its failure skipped, and the tally; doit's own failure
-    report (`TaskFailed`, a block per `UnmetDependency`) is not printed.
+    report (`TaskFailed`, a block per `UnmetDependency`) is not printed. What
+    the run holds (its lock, the abort flag, run_started/run_finished, stories
+    put back after an interrupt) is its RunSession's (runners/session.py).
     """
 
     desc = "storyc: [done/total], running stories, cost, one line per failure"
@@ -260,51 +259,29 @@ class StorycReporter(ConsoleReporter):
         self.failed: list[tuple] = []  # (task, doit's failure), in order
         self.total = sum(1 for t in tasks.values() if self._story(t))
         self.done, self.running, self.cost = 0, [], 0.0
-        self.build = self.checkpoints = None
+        self.session = None  # a run with no story holds nothing
         self.started = time.time()
         story = next((t for t in tasks.values() if self._story(t)), None)
         if story is None:
             return
-        from storyc.files import lock_for
+        from .session import RunRefused, RunSession
 
-        record = Path(story.meta["record"])
-        build = record.parent.parent
-        self.lock = lock_for(build, "run")
+        session = RunSession(Path(story.actions[0].args[0]), Path(story.meta["record"]).parent.parent)
         try:
-            self.lock.acquire(timeout=0)
-        except Timeout:
-            self.write(f"storyc: another doit run of this sprint is running (lock {self.lock.lock_file}); wait for it to finish\n")
+            session.start()
+        except RunRefused as refused:
+            self.write(f"storyc: {refused}\n")
             sys.exit(2)
-        self.build = build
-        self.root = Path(story.actions[0].args[0])
-        (self.build / "locks" / "abort").unlink(missing_ok=True)  # a spend limit hit last run stops no one now
+        self.session = session
         self.started = time.time()
-        self._log("run_started")  # before any worker's event; the views are redrawn only once a story runs
-        self.events_from = (self.build / "events.jsonl").stat().st_size  # this run's events come after
         _RUN.running = True
-
-    def _log(self, kind: str, **fields) -> None:
-        """One line in build/events.jsonl, without redrawing the views (which a no-op run leaves alone)."""
-        from storyc.files import append_line, lock_for
-
-        line = json.dumps({"ts": round(time.time(), 3), "event": kind, "pid": os.getpid(), **fields}, sort_keys=True)
-        with lock_for(self.build, "events"):
-            append_line(self.build / "events.jsonl", line)
-
-    def _checkpoints(self):
-        """The run's checkpoints, opened when a story first runs: a run with nothing stale writes nothing."""
-        if self.checkpoints is None and self.build is not None:
-            from .checkpoints import Checkpoints
-
-            self.checkpoints = Checkpoints(self.root, load_plan(self.build / "plan.json"))
-        return self.checkpoints
 
     def _story(self, task) -> bool:
         return (task.meta or {}).get("storyc") == "story"
 
     def execute_task(self, task):
         if self._story(task):
-            self._checkpoints()
+            self.session.checkpoints()
             self.running.append(task.name)
             self.write(f"[{self.done}/{self.total}] ▶ {task.name}   running: {', '.join(self.running)}\n")
         elif task.actions:
@@ -353,33 +330,17 @@ class StorycReporter(ConsoleReporter):
     def complete_run(self):
         super().complete_run()  # doit's own errors, if any (the failures are storyc's to tell)
         _RUN.running = False
-        if self.build is None:
+        if self.session is None:
             for task, fail in self.failed:
                 self.write("".join(self._failure(task, fail, {}, None)))
             return
-        from .checkpoints import read_events
-
         if _RUN.stopping:
             for worker in multiprocessing.active_children():  # a second Ctrl-C: doit stopped them; they finish putting back
                 worker.join(timeout=WAIT_FOR_WORKERS)
-        events = read_events(self.build / "events.jsonl", self.events_from)
-        came_back = {e["story"] for e in events if e.get("event") in ("story_failed", "story_blocked", "story_done")}
-        if _RUN.stopping and self.checkpoints is not None:
-            for name in [n for n in self.running if n not in came_back]:
-                # Its action never came back (a thread doit left behind): put it back from here.
-                self.checkpoints.status(name, "todo")
-                events.append(self.checkpoints.event("story_failed", story=name, reason=BACK_TO_TODO))
-        back = list(dict.fromkeys(e["story"] for e in events if e.get("event") == "story_failed" and e.get("reason") == BACK_TO_TODO))
-        report = [] if _RUN.stopping else self._report(events)
-        end = {"done": self.done, "total": self.total} | ({"interrupted": True, "back_to_todo": back} if _RUN.stopping else {})
-        if self.checkpoints is not None:
-            self.checkpoints.event("run_finished", **end)
-        else:
-            self._log("run_finished", **end)
-        self.lock.release()
+        report = [] if _RUN.stopping else self._report(self.session.events())  # read while the run still holds its lock
+        back = self.session.finish(self.done, self.total, interrupted=bool(_RUN.stopping), running=self.running)
         tally = f"{self.done} of {count(self.total, 'story', 'stories')} done, ${self.cost:.4f} this run"
         if _RUN.stopping:
-            (self.build / "locks" / "abort").unlink(missing_ok=True)  # every worker has stopped: the next run starts clean
             self.write(f"storyc: interrupted; {', '.join(back) or 'no story'} back to todo ({tally})\n")
             self.outstream.flush()
             sys.exit(128 + _RUN.stopping)
@@ -393,7 +354,7 @@ class StorycReporter(ConsoleReporter):
     def _report(self, events: list[dict]) -> list[str]:
         """One line per failure, then what did not run because of them, and what did not start at all."""
         last = {e["story"]: e for e in events if e.get("event") in ("story_blocked", "story_failed", "story_done") and "story" in e}
-        abort = self._abort_reason()
+        abort = self.session.abort_reason()
         lines, declined = [], []
         for task, fail in self.failed:
             unstarted = task.name not in last or last[task.name].get("started") is False
@@ -426,14 +387,14 @@ class StorycReporter(ConsoleReporter):
             if e.get("event") == "story_failed":
                 return [f"✗ {name} stopped, back to todo: {short(e.get('reason', ''), 200)}" + (f" — {log}" if log else "") + "\n"]
             return [f"✗ {name} failed (its error is above)\n"]
-        log = self._where(self.build / "logs" / "integration.log") if self.build else None
+        log = self._where(self.session.build / "logs" / "integration.log") if self.session else None
         what = {"wave": "the integration tests failed", "sprint": "the E2E tests failed"}.get(name.split("-")[0], "its integration check failed")
         if name.startswith("integration:") and events is not None:
             what += self._culprit(name.split(":", 1)[1], events)
         return [f"✗ {name}: {what}" + (f" — {log}" if log else " (its error is above)") + "\n"]
 
     def _culprit(self, slug: str, events: list[dict]) -> str:
-        plan = self._checkpoints().plan
+        plan = self.session.checkpoints().plan
         point = next((p.name for p in plan.integration_points if p.slug == slug), None)
         failed = [e for e in events if e.get("event") == "integration_failed" and e.get("name") == point]
         if not failed:
@@ -443,13 +404,7 @@ class StorycReporter(ConsoleReporter):
 
     def _where(self, path: Path) -> str | None:
         """`path` as the user reads it (relative to the repository), if it exists."""
-        return os.path.relpath(path, self.root) if path.is_file() else None
-
-    def _abort_reason(self) -> str | None:
-        try:
-            return (self.build / "locks" / "abort").read_text(encoding="utf-8").strip() or "spend limit reached"
-        except OSError:
-            return None
+        return os.path.relpath(path, self.session.root) if path.is_file() else None
 
     def _not_run(self) -> tuple[list[str], list[str]]:
         """This run's targets that did not run: those after a failure (skipped), and the others (not started)."""
