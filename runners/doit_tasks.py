@@ -86,8 +86,10 @@ def _interrupt(signum, frame):
         raise KeyboardInterrupt  # no run (loading the plan, `doit list`, the end of a run): as ever
     _RUN.stopping = signum
     if not worker:
-        (_RUN.build / "locks").mkdir(parents=True, exist_ok=True)
-        (_RUN.build / "locks" / "abort").write_text(INTERRUPTED, encoding="utf-8")
+        from .session import abort_flag
+
+        abort_flag(_RUN.build).parent.mkdir(parents=True, exist_ok=True)
+        abort_flag(_RUN.build).write_text(INTERRUPTED, encoding="utf-8")
         for child in multiprocessing.active_children():
             os.kill(child.pid, signal.SIGINT)
         if _RUN.threads:
@@ -230,8 +232,10 @@ def _act(action, *args) -> bool:
 
 def _interrupted() -> bool:
     """Whether this run was interrupted (in a worker that has not heard the signal itself yet)."""
+    from .session import abort_flag
+
     try:
-        return _RUN.running and (_RUN.build / "locks" / "abort").read_text(encoding="utf-8") == INTERRUPTED
+        return _RUN.running and abort_flag(_RUN.build).read_text(encoding="utf-8") == INTERRUPTED
     except OSError:
         return False
 

@@ -26,6 +26,7 @@ from .calls import AgentCalls, ModelUnavailable
 from .gates import GateResult, run_gates
 from .ladder import Build, Call, Ladder, OutOfBudget, attempts
 from .run import Run, load_run, reported
+from .session import BACK_TO_TODO
 from .stamps import file_digest, file_states, files_now, load_record, output_hash, read_out, stamp_name, story_files, write_stamp
 from .workspace import CACHES, MergeConflict, Workspace, open_workspace
 
@@ -282,7 +283,7 @@ class StoryRun:
         the story goes back to todo, and the next run picks it up."""
         stops_run = isinstance(exc, (RunAborted, RunnerUnavailable))
         if isinstance(exc, KeyboardInterrupt):
-            reason = "the run was interrupted"
+            reason = BACK_TO_TODO
         else:
             reason = f"run stopped: {exc}" if stops_run else getattr(exc, "message", str(exc))
         self.run.checkpoints.status(self.id, "todo")

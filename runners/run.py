@@ -18,6 +18,7 @@ from storyc.plan import Config, Plan, PlannedStory, load_plan
 from .agents import make_runner
 from .agents.base import Runner
 from .checkpoints import Checkpoints
+from .session import abort_flag
 from .stamps import MISSING, exclusions, out_path, read_out, record_path
 
 
@@ -54,15 +55,15 @@ class Run:
         return {u: read_out(self.root, self.out(u)) or MISSING for u in story.after}
 
     def aborted(self) -> str | None:
-        flag = self.build / "locks" / "abort"
+        flag = abort_flag(self.build)
         return (flag.read_text(encoding="utf-8") or "stopped") if flag.is_file() else None  # empty: being written
 
     def stop(self, reason: str) -> bool:
-        """Stop the whole run: no other story starts (the reporter clears the flag when the next run starts).
+        """Stop the whole run: no other story starts (the next run's session clears the flag when it starts).
 
         True for the one worker that stopped it first, which alone says why.
         """
-        flag = self.build / "locks" / "abort"
+        flag = abort_flag(self.build)
         flag.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(flag, "x", encoding="utf-8") as f:

@@ -21,7 +21,12 @@ from storyc.plan import load_plan
 
 from .checkpoints import Checkpoints, read_events
 
-BACK_TO_TODO = "the run was interrupted"  # the engine's reason for a story it puts back
+BACK_TO_TODO = "the run was interrupted"  # the reason a story is put back to todo
+
+
+def abort_flag(build: Path) -> Path:
+    """The file that stops a run: no story starts while it is there (its text says why)."""
+    return build / "locks" / "abort"
 
 
 class RunRefused(Exception):
@@ -33,7 +38,7 @@ class RunSession:
 
     def __init__(self, root: Path, build: Path):
         self.root, self.build = root, build
-        self.abort_flag = build / "locks" / "abort"
+        self.abort_flag = abort_flag(build)
         self.lock = lock_for(build, "run")
         self.events_from = 0  # where this run's events start in build/events.jsonl
         self._checkpoints: Checkpoints | None = None
