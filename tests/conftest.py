@@ -220,6 +220,7 @@ def run_cli(args: list[str], cwd: Path, *, subprocess_: bool = False) -> Run:
 ONE_WORKER = {"tests/test_anthropic_example.py", "tests/test_failure_output.py", "tests/test_bad_inputs.py", "tests/test_plan.py"}
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it (-p no:xdist) it is not called
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Tests handed out one by one, so both workers finish together (a module per worker left one idle
     behind test_execution), except the ONE_WORKER modules. xdist's own `loadgroup` would do this with a
