@@ -216,6 +216,27 @@ def run_cli(args: list[str], cwd: Path, *, subprocess_: bool = False) -> Run:
     return Run(result.exit_code, result.stdout, stderr)
 
 
+# Modules whose module-scoped fixture runs a whole sprint: one worker takes each whole, so it runs once.
+ONE_WORKER = {"tests/test_anthropic_example.py", "tests/test_failure_output.py", "tests/test_bad_inputs.py", "tests/test_plan.py"}
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it (-p no:xdist) it is not called
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Tests handed out one by one, so both workers finish together (a module per worker left one idle
+    behind test_execution), except the ONE_WORKER modules. xdist's own `loadgroup` would do this with a
+    mark, but under pytest 9 its mark never reaches the scheduler (it renames `item._nodeid`, which pytest 9 no longer reads)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER else nodeid
+
+    return Scheduling(config, log)
+
+
 @pytest.fixture(name="run_cli", scope="session")
 def run_cli_fixture() -> Callable[..., Run]:
     """The `run_cli` helper, for test modules (with --import-mode=importlib they cannot import conftest)."""
