@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FRONT_DOOR = {"storyc.cli", "storyc.api", "storyc.starter", "storyc.dodo"}
+FRONT_DOOR = {"storyc.cli", "storyc.api", "storyc.starter", "storyc.dodo", "storyc.doit_tasks"}  # doit_tasks: the door of an old dodo.py
 FOLDERS = {"storyc": "storyc", "compiler": "storyc.compiler", "runners": "storyc.runners", "templates": "storyc.templates"}
 
 

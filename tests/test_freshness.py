@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -90,3 +91,19 @@ def test_an_input_edited_while_compiling_is_recorded_as_unknown(tmp_path: Path) 
     entry = json.loads(text)["files"]["tasks.json"]
     assert entry == {"sha256": "0" * 64, "size": None, "mtime_ns": None}
     assert freshness.stale(tmp_path, json.loads(text)) == "tasks.json changed"
+
+
+def test_a_project_compiled_by_storyc_0_1_is_recompiled_by_its_own_old_dodo_py(shop) -> None:
+    # An upgrade: the dodo.py, plan.json and record that storyc 0.1 wrote, before the run time moved into
+    # storyc.runners and plan.json's schema became 2. The first doit must recompile, not show a traceback.
+    rec = compiled(shop)
+    shop.write("dodo.py", (shop.root / "dodo.py").read_text().replace("from storyc.dodo import", "from storyc.doit_tasks import"))
+    plan = (shop.root / "build/plan.json").read_text()
+    shop.write("build/plan.json", plan.replace('"schema_version": 2', '"schema_version": 1', 1))
+    shop.write(f"build/{freshness.RECORD}", json.dumps({**rec, "storyc": "0.1.0"}))
+    res = shop.doit("list")
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "storyc changed (0.1.0 -> " in res.stderr and "recompiling" in res.stderr
+    assert "US-001" in res.stdout
+    assert "from storyc.dodo import load_plan_tasks" in (shop.root / "dodo.py").read_text()
+    assert '"schema_version": 2' in (shop.root / "build/plan.json").read_text()
