@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Size = Literal["XS", "S", "M", "L", "XL"]
+from storyc.plan import Size
 
 # The seed's hour bands: XS < 2 h, S 2-4 h, M 4-8 h, L 1-2 d, XL 2-3 d (8 h days).
 SIZE_BANDS: tuple[tuple[float, str], ...] = ((2, "XS"), (4, "S"), (8, "M"), (16, "L"))
