@@ -41,6 +41,7 @@ class Checkpoints:
         self.plan_doc = self.build / "ORCHESTRATION_PLAN.md"
         self.tasks_file = root / plan.inputs["tasks"]["path"]
         self._seen = {"offset": 0, "events": []}  # events.jsonl read so far
+        self._places = {s.id: s.status_at for s in plan.stories}  # where each story's status is written
 
     def event(self, kind: str, **fields: Any) -> dict:
         """Record one event; after a story or wave event, regenerate the views."""
@@ -57,7 +58,7 @@ class Checkpoints:
         """The story's status in tasks.json, in place, in the file's own words."""
         set_status(
             self.tasks_file, story_id, Family(family), lock=lock_for(self.build, "tasks"),
-            place=self.plan.story(story_id).status_at, words=self.plan.status_words,
+            place=self._places[story_id], words=self.plan.status_words,
         )
 
     def events(self) -> list[dict]:

@@ -40,7 +40,7 @@ def doit_setup(root: Path, plan_path: str) -> tuple[dict, object]:
         "reporter": StorycReporter,
     }
     # doit saves its state only when a run ends: SIGTERM ends it the way Ctrl-C does, and both end it in order.
-    _RUN.build = root / build
+    _RUN.build, _RUN.plan = root / build, plan
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -55,6 +55,7 @@ class _Run:
     """This process's part in a run, as a signal finds it (doit's workers, forked, start with the parent's)."""
 
     build: Path | None = None
+    plan: Plan | None = None  # the plan doit_setup loaded: the reporter's session opens its checkpoints with it
     running = False  # between the reporter's initialize and complete_run
     stopping = 0  # the signal that stops the run; 0 while it goes on
     acting = 0  # actions running in this process's main thread (a signal reaches only that one)
@@ -270,7 +271,7 @@ class StorycReporter(ConsoleReporter):
             return
         from .session import RunRefused, RunSession
 
-        session = RunSession(Path(story.actions[0].args[0]), Path(story.meta["record"]).parent.parent)
+        session = RunSession(Path(story.actions[0].args[0]), Path(story.meta["record"]).parent.parent, _RUN.plan)
         try:
             session.start()
         except RunRefused as refused:

@@ -17,7 +17,7 @@ from pathlib import Path
 from filelock import Timeout
 
 from storyc.files import append_line, lock_for
-from storyc.plan import load_plan
+from storyc.plan import Plan, load_plan
 
 from .checkpoints import Checkpoints, read_events
 
@@ -36,8 +36,8 @@ class RunRefused(Exception):
 class RunSession:
     """One doit run of the sprint whose build folder is `build`, from `start()` to `finish()`."""
 
-    def __init__(self, root: Path, build: Path):
-        self.root, self.build = root, build
+    def __init__(self, root: Path, build: Path, plan: Plan | None = None):
+        self.root, self.build, self.plan = root, build, plan  # plan: as doit_setup loaded it (else read when needed)
         self.abort_flag = abort_flag(build)
         self.lock = lock_for(build, "run")
         self.events_from = 0  # where this run's events start in build/events.jsonl
@@ -56,7 +56,7 @@ class RunSession:
     def checkpoints(self) -> Checkpoints:
         """The run's checkpoints, opened when a story first runs: a run with nothing stale writes nothing."""
         if self._checkpoints is None:
-            self._checkpoints = Checkpoints(self.root, load_plan(self.build / "plan.json"))
+            self._checkpoints = Checkpoints(self.root, self.plan or load_plan(self.build / "plan.json"))
         return self._checkpoints
 
     def events(self) -> list[dict]:
