@@ -115,7 +115,7 @@ _CLAUDE_WORDS = ("claude", *TIERS)
 
 def known_models(config: Config) -> list[str]:
     """Every model name storyc knows of: the tiers, the default ids, and those configured."""
-    return list(dict.fromkeys([*TIERS, *Models().ladder, *Models().prices, *config.models.ladder, *config.models.prices]))
+    return list(dict.fromkeys([*TIERS, *Models().tiers, *Models().prices, *config.models.tiers, *config.models.prices]))
 
 
 def model_typo(name: str, known: list[str]) -> str | None:

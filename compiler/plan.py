@@ -349,7 +349,7 @@ def resolve_policy(story: Story, config: Config, tf: TaskFile) -> ResolvedPolicy
         wanted = ["typecheck", "lint", *TEST_GATES[row.tests], "secrets"]
     gates = [g for g in wanted if (config.gates.secrets if g == "secrets" else getattr(config.gates, g))]
     # The recovery ladder: attempts 1 and 2 on the planned model, from 3 on the next model up.
-    tiers = config.models.ladder
+    tiers = config.models.tiers
     up = tiers[min(tiers.index(model) + 1, 2)] if model in tiers else model
     ladder = [model if attempt < 3 else up for attempt in range(1, config.runner.max_attempts + 1)]
     return ResolvedPolicy(model=model, tier=tier, reviewer=row.reviewer, review_passes=row.review_passes if row.reviewer else 0, tests=row.tests, gates=gates, ladder=ladder)

@@ -404,11 +404,10 @@ def _prompts(plan: Plan, env: jinja2.Environment, targets: list[PlannedStory]) -
 
 def _ladder(plan: Plan) -> list[str]:
     runner, models = plan.config.runner, plan.config.models
-    ladder = models.ladder
     steps = [
         "Attempt 1: Builder with the planned model",
         "Attempt 2: the same model, given the failing gate output and a narrow scope (fix agent, alternate approach)",
-        f"Attempt 3: escalate to the next model up ({' → '.join(ladder)}), given the failure",
+        f"Attempt 3: escalate to the next model up ({' → '.join(models.tiers)}), given the failure",
     ]
     # As the compiled ladder (ResolvedPolicy.ladder) has it: the escalation is one step up, and stays there.
     steps = steps[: runner.max_attempts] + [f"Attempt {k}: the escalated model again, given the failure" for k in range(4, runner.max_attempts + 1)]

@@ -70,7 +70,7 @@ class Price:
 
 
 # The configuration: storyc.toml (or [tool.storyc]) as the compiler validates it, and as the
-# plan carries it, resolved (compiler/plan.py `_config_snapshot`). Paths are relative to the root.
+# plan carries it, resolved (compiler/plan.py `_run_config`). Paths are relative to the root.
 
 
 @frozen
@@ -122,7 +122,8 @@ class Models:
         return getattr(self, name) if name in ("haiku", "sonnet", "opus") else name
 
     @property
-    def ladder(self) -> list[str]:
+    def tiers(self) -> list[str]:
+        """The tiers' model ids, cheapest first: the recovery ladder escalates one step up them."""
         return [self.haiku, self.sonnet, self.opus]
 
 
