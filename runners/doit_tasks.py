@@ -40,7 +40,7 @@ def doit_setup(root: Path, plan_path: str) -> tuple[dict, object]:
         "reporter": StorycReporter,
     }
     # doit saves its state only when a run ends: SIGTERM ends it the way Ctrl-C does, and both end it in order.
-    _RUN.build, _RUN.plan = root / build, plan
+    _PROCESS.build, _PROCESS.plan = root / build, plan
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -51,7 +51,7 @@ def doit_setup(root: Path, plan_path: str) -> tuple[dict, object]:
     return config, task_storyc
 
 
-class _Run:
+class _Process:
     """This process's part in a run, as a signal finds it (doit's workers, forked, start with the parent's)."""
 
     build: Path | None = None
@@ -63,7 +63,7 @@ class _Run:
     again = False  # told again while its story was putting itself back: stop once it has
 
 
-_RUN = _Run()
+_PROCESS = _Process()
 INTERRUPTED = "interrupted"  # in build/locks/abort: no action starts any more
 
 
@@ -76,26 +76,26 @@ def _interrupt(signum, frame):
     passes the signal on (a SIGTERM reaches it alone) and waits for its workers.
     """
     worker = multiprocessing.parent_process() is not None
-    if _RUN.stopping:
+    if _PROCESS.stopping:
         if worker and signum == signal.SIGINT:
             return  # one Ctrl-C comes twice, from the terminal and from the parent
-        if _RUN.acting:
-            _RUN.again = True  # a story is putting itself back to todo: let it, then stop
+        if _PROCESS.acting:
+            _PROCESS.again = True  # a story is putting itself back to todo: let it, then stop
             return
         raise KeyboardInterrupt  # a second Ctrl-C, or doit's parent ending its workers: stop now
-    if not worker and not _RUN.running:
+    if not worker and not _PROCESS.running:
         raise KeyboardInterrupt  # no run (loading the plan, `doit list`, the end of a run): as ever
-    _RUN.stopping = signum
+    _PROCESS.stopping = signum
     if not worker:
         from .session import abort_flag
 
-        abort_flag(_RUN.build).parent.mkdir(parents=True, exist_ok=True)
-        abort_flag(_RUN.build).write_text(INTERRUPTED, encoding="utf-8")
+        abort_flag(_PROCESS.build).parent.mkdir(parents=True, exist_ok=True)
+        abort_flag(_PROCESS.build).write_text(INTERRUPTED, encoding="utf-8")
         for child in multiprocessing.active_children():
             os.kill(child.pid, signal.SIGINT)
-        if _RUN.threads:
+        if _PROCESS.threads:
             raise KeyboardInterrupt  # a thread cannot be interrupted: doit leaves them, the reporter puts their stories back
-    if _RUN.acting:
+    if _PROCESS.acting:
         raise KeyboardInterrupt  # into the story, which puts itself back to todo
     # An idle worker, or a parent between tasks: the next action declines, and the run ends.
 
@@ -209,24 +209,24 @@ def _act(action, *args) -> bool:
     A KeyboardInterrupt that left a doit worker would reach doit's parent,
     which then kills every worker where it stands.
     """
-    if _RUN.stopping or _interrupted():
+    if _PROCESS.stopping or _interrupted():
         return False
     main = threading.current_thread() is threading.main_thread()
     if main:
-        _RUN.acting += 1
+        _PROCESS.acting += 1
     else:
-        _RUN.threads += 1
+        _PROCESS.threads += 1
     try:
         done = action(*args)
     except KeyboardInterrupt:
-        _RUN.stopping = _RUN.stopping or signal.SIGINT
+        _PROCESS.stopping = _PROCESS.stopping or signal.SIGINT
         done = False
     finally:
         if main:
-            _RUN.acting -= 1
+            _PROCESS.acting -= 1
         else:
-            _RUN.threads -= 1
-    if main and _RUN.again:
+            _PROCESS.threads -= 1
+    if main and _PROCESS.again:
         raise KeyboardInterrupt  # told again while its story went back to todo: now this process stops
     return done
 
@@ -236,7 +236,7 @@ def _interrupted() -> bool:
     from .session import abort_flag
 
     try:
-        return _RUN.running and abort_flag(_RUN.build).read_text(encoding="utf-8") == INTERRUPTED
+        return _PROCESS.running and abort_flag(_PROCESS.build).read_text(encoding="utf-8") == INTERRUPTED
     except OSError:
         return False
 
@@ -271,7 +271,7 @@ class StorycReporter(ConsoleReporter):
             return
         from .session import RunRefused, RunSession
 
-        session = RunSession(Path(story.actions[0].args[0]), Path(story.meta["record"]).parent.parent, _RUN.plan)
+        session = RunSession(Path(story.actions[0].args[0]), Path(story.meta["record"]).parent.parent, _PROCESS.plan)
         try:
             session.start()
         except RunRefused as refused:
@@ -279,7 +279,7 @@ class StorycReporter(ConsoleReporter):
             sys.exit(2)
         self.session = session
         self.started = time.time()
-        _RUN.running = True
+        _PROCESS.running = True
 
     def _story(self, task) -> bool:
         return (task.meta or {}).get("storyc") == "story"
@@ -306,7 +306,7 @@ class StorycReporter(ConsoleReporter):
         self.outcome[task.name] = "failed"
         self.failed.append((task, fail))
         if self._story(task) and task.name in self.running:
-            if _RUN.stopping:
+            if _PROCESS.stopping:
                 self.running.remove(task.name)  # interrupted: the one line at the end says so
             else:
                 self._finish(task, "✗")
@@ -334,21 +334,21 @@ class StorycReporter(ConsoleReporter):
 
     def complete_run(self):
         super().complete_run()  # doit's own errors, if any (the failures are storyc's to tell)
-        _RUN.running = False
+        _PROCESS.running = False
         if self.session is None:
             for task, fail in self.failed:
                 self.write("".join(self._failure(task, fail, {}, None)))
             return
-        if _RUN.stopping:
+        if _PROCESS.stopping:
             for worker in multiprocessing.active_children():  # a second Ctrl-C: doit stopped them; they finish putting back
                 worker.join(timeout=WAIT_FOR_WORKERS)
-        report = [] if _RUN.stopping else self._report(self.session.events())  # read while the run still holds its lock
-        back = self.session.finish(self.done, self.total, interrupted=bool(_RUN.stopping), running=self.running)
+        report = [] if _PROCESS.stopping else self._report(self.session.events())  # read while the run still holds its lock
+        back = self.session.finish(self.done, self.total, interrupted=bool(_PROCESS.stopping), running=self.running)
         tally = f"{self.done} of {count(self.total, 'story', 'stories')} done, ${self.cost:.4f} this run"
-        if _RUN.stopping:
+        if _PROCESS.stopping:
             self.write(f"storyc: interrupted; {', '.join(back) or 'no story'} back to todo ({tally})\n")
             self.outstream.flush()
-            sys.exit(128 + _RUN.stopping)
+            sys.exit(128 + _PROCESS.stopping)
         self.write("".join(report) + f"storyc: {tally}\n")
         if self.failed and all(isinstance(fail, TaskFailed) for _, fail in self.failed):
             self.outstream.flush()
