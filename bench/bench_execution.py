@@ -35,13 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
-from sections import write_section
+from sections import publish
 
 from storyc.compiler.graph import StoryGraph, shared_files
 from storyc.plan import Plan, load_plan
 
 REPO = Path(__file__).resolve().parent.parent
-OUTPUT = REPO / "docs" / "benchmarks.md"
 SECTION = "## Execution"
 END_MARK = "<!-- bench_execution:end -->"  # the section runs from its heading to this mark
 MAKESPAN_GOAL = 1.10  # makespan within 10 % of the bound
@@ -447,10 +446,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(base, ignore_errors=True)
     loads.append(os.getloadavg()[0])
     text = section(configs, deps, b, loads=loads, elapsed=time.perf_counter() - began)
-    if not args.no_write:
-        write_section(SECTION, END_MARK, text, OUTPUT)
-        log(f"wrote the {SECTION!r} section of {OUTPUT}")
-    print(text)
+    publish(SECTION, END_MARK, text, write=not args.no_write)
     return 0
 
 

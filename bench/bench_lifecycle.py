@@ -24,10 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sections import write_section
+from sections import publish
 
 REPO = Path(__file__).resolve().parent.parent
-OUTPUT = REPO / "docs" / "benchmarks.md"
 SECTION = "## Lifecycle"
 END_MARK = "<!-- bench_lifecycle:end -->"
 
@@ -152,9 +151,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the section; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     text = section(replay())
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, END_MARK, text, OUTPUT)
+    publish(SECTION, END_MARK, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -39,10 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, median
 
-from sections import write_section
+from sections import publish
 
 REPO = Path(__file__).resolve().parent.parent
-OUTPUT = REPO / "docs" / "benchmarks.md"
 SECTION = "## Schedule"
 END_MARK = "<!-- bench_schedule:end -->"
 GOAL = 1.05
@@ -328,10 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(base, ignore_errors=True)
     loads.append(os.getloadavg()[0])
     text = section(sim, args.sim_dags, reals, loads, time.perf_counter() - began)
-    if not args.no_write:
-        write_section(SECTION, END_MARK, text, OUTPUT)
-        log(f"wrote the {SECTION!r} section of {OUTPUT}")
-    print(text)
+    publish(SECTION, END_MARK, text, write=not args.no_write)
     return 0
 
 

@@ -23,10 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sections import write_section
+from sections import publish
 
 REPO = Path(__file__).resolve().parent.parent
-OUTPUT = REPO / "docs" / "benchmarks.md"
 SECTION = "## Start-up"
 END_MARK = "<!-- bench_startup:end -->"
 GOAL = 10.0
@@ -78,9 +77,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the section; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     text = section(measure(args.runs), args.runs)
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, END_MARK, text, OUTPUT)
+    publish(SECTION, END_MARK, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -21,3 +22,11 @@ def replace_section(doc: str, heading: str, end_mark: str, text: str) -> str:
 def write_section(heading: str, end_mark: str, text: str, path: Path = OUTPUT) -> None:
     doc = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
     path.write_text(replace_section(doc, heading, end_mark, text), encoding="utf-8")
+
+
+def publish(heading: str, end_mark: str, text: str, *, write: bool) -> None:
+    """The section printed, and (unless --no-write) written into docs/benchmarks.md, saying so on stderr."""
+    if write:
+        write_section(heading, end_mark, text)
+        print(f"wrote the {heading!r} section of {OUTPUT}", file=sys.stderr)
+    print(text)
